@@ -1,0 +1,81 @@
+//! R value -> Rust value conversions with messages naming the R argument.
+
+use super::Res;
+use cellstream_engine::store::Layer;
+use cellstream_meta::{Column, Table};
+use extendr_api::prelude::*;
+use std::path::PathBuf;
+
+pub fn string(x: &Robj, arg: &str) -> Res<String> {
+    match x.as_str() {
+        Some(s) if x.len() == 1 => Ok(s.to_owned()),
+        _ => Err(format!("`{arg}` must be a single string")),
+    }
+}
+
+pub fn path(x: &Robj, arg: &str) -> Res<PathBuf> {
+    string(x, arg).map(PathBuf::from)
+}
+
+pub fn number(x: &Robj, arg: &str) -> Res<f64> {
+    match (x.as_real(), x.as_integer()) {
+        (Some(v), _) if !v.is_nan() => Ok(v),
+        (_, Some(v)) => Ok(v as f64),
+        _ => Err(format!("`{arg}` must be a single number")),
+    }
+}
+
+/// A non-negative whole number.
+pub fn count(x: &Robj, arg: &str) -> Res<u64> {
+    let v = number(x, arg)?;
+    if v < 0.0 || v.fract() != 0.0 || v > 2f64.powi(53) {
+        return Err(format!("`{arg}` must be a non-negative whole number, not {v}"));
+    }
+    Ok(v as u64)
+}
+
+pub fn flag(x: &Robj, arg: &str) -> Res<bool> {
+    match x.as_bool() {
+        Some(b) => Ok(b),
+        None => Err(format!("`{arg}` must be TRUE or FALSE")),
+    }
+}
+
+pub fn flags(x: &Robj, arg: &str) -> Res<Vec<bool>> {
+    let v = x.as_logical_slice().ok_or_else(|| format!("`{arg}` must be a logical vector"))?;
+    v.iter().map(|b| if b.is_na() { Err(format!("`{arg}` must not contain NA")) } else { Ok(b.is_true()) }).collect()
+}
+
+/// 0-based indices from the R side's already validated 0-based integer vector.
+pub fn rust_indices(x: &Robj, arg: &str) -> Res<Vec<u32>> {
+    let v = x.as_integer_slice().ok_or_else(|| format!("`{arg}` must be an integer vector"))?;
+    v.iter().map(|&i| u32::try_from(i).map_err(|_| format!("`{arg}` holds an invalid index"))).collect()
+}
+
+pub fn layer_of(x: &Robj) -> Res<Layer> {
+    match string(x, "layer")?.as_str() {
+        "raw" => Ok(Layer::Raw),
+        "norm" => Ok(Layer::Norm),
+        other => Err(format!("`layer` must be \"raw\" or \"norm\", not \"{other}\"")),
+    }
+}
+
+/// A query result as a named list of R vectors (integers that do not fit R's int become doubles).
+pub fn table_to_list(t: Table) -> Robj {
+    let columns: Vec<Robj> = t
+        .columns
+        .into_iter()
+        .map(|c| match c {
+            Column::Bool(v) => v.into_iter().map(|b| b.map_or(Rbool::na(), Rbool::from)).collect::<Logicals>().into(),
+            Column::Int(v) if v.iter().flatten().all(|&i| i > i32::MIN as i64 && i <= i32::MAX as i64) => {
+                v.into_iter().map(|i| i.map_or(Rint::na(), |i| Rint::from(i as i32))).collect::<Integers>().into()
+            }
+            Column::Int(v) => v.into_iter().map(|i| i.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))).collect::<Doubles>().into(),
+            Column::Real(v) => v.into_iter().map(|f| f.map_or(Rfloat::na(), Rfloat::from)).collect::<Doubles>().into(),
+            Column::Text(v) => v.into_iter().map(|s| s.map_or(Rstr::na(), |s| Rstr::from(s.as_str()))).collect::<Strings>().into(),
+        })
+        .collect();
+    let mut list = List::from_values(columns);
+    list.set_names(t.names).expect("names match columns");
+    list.into()
+}

@@ -1,0 +1,322 @@
+//! The one ingest writer every reader feeds:
+//! 1. pre-scan: cells detected per gene (validates the whole input too);
+//! 2. gene filter (`min_cells`, over all input cells, as Seurat's `min.cells`);
+//! 3. write pass: per cell, drop filtered genes, compute library size and genes detected over
+//!    the kept genes, apply `min_genes` / `min_counts` (as Seurat's `min.features`), normalise,
+//!    write the CSR chunk, and spill (cell, gene, count) to one file per block of genes;
+//! 4. transpose: each gene block's spill (bounded by `genes_block_entries`) is sorted by gene
+//!    in memory and written as CSC chunks. Memory does not grow with the number of cells
+//!    beyond per-cell vectors of a few bytes.
+
+use crate::chunkfile::{compress_chunk, Axis, ChunkWriter};
+use crate::error::{Error, IoContext, Result};
+use crate::manifest::{IngestRecord, Manifest, CELLS_FILE, GENES_FILE, STORE_MAGIC, STORE_VERSION};
+use crate::norm::log_normalise;
+use crate::source::{CellBatch, CellSource};
+use half::f16;
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Keep genes detected in at least this many input cells (Seurat `min.cells`).
+    pub min_cells: u32,
+    /// Keep cells with at least this many genes detected among kept genes (`min.features`).
+    pub min_genes: u32,
+    /// Keep cells with at least this many counts among kept genes (scanpy `min_counts`).
+    pub min_counts: u64,
+    /// Normalisation target (Seurat `scale.factor`, default 1e4).
+    pub target_sum: f64,
+    /// Non-zeros held in memory at once while transposing to gene-major chunks.
+    pub genes_block_entries: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions { min_cells: 0, min_genes: 0, min_counts: 0, target_sum: 1e4, genes_block_entries: 16 << 20 }
+    }
+}
+
+/// Per-cell and per-gene results of an ingest, for the metadata database.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CellTable {
+    pub cell_id: Vec<String>,
+    pub n_counts: Vec<u64>,
+    pub n_genes: Vec<u32>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct GeneTable {
+    pub gene_id: Vec<String>,
+    pub symbol: Vec<String>,
+    pub feature_type: Vec<String>,
+    pub n_cells: Vec<u32>,
+    pub n_counts: Vec<u64>,
+}
+
+pub struct Ingested {
+    pub obs: CellTable,
+    pub var: GeneTable,
+    pub manifest: Manifest,
+}
+
+/// Writes `cells.chunks` and `genes.chunks` of a new store into `dir`.
+pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> Result<Ingested> {
+    if !(opts.target_sum > 0.0 && opts.target_sum.is_finite()) {
+        return Err(Error::Request(format!("target_sum must be a positive number, not {}", opts.target_sum)));
+    }
+    let n_input_cells = source.cell_ids().len();
+    let n_input_genes = source.features().len();
+
+    let cells_per_gene = prescan(source, n_input_genes)?;
+    let kept_genes: Vec<u32> = (0..n_input_genes as u32).filter(|&g| cells_per_gene[g as usize] >= opts.min_cells).collect();
+    if kept_genes.is_empty() {
+        return Err(Error::Input(format!("no gene is detected in at least min_cells = {} cells; lower min_cells", opts.min_cells)));
+    }
+    let mut new_gene = vec![u32::MAX; n_input_genes];
+    kept_genes.iter().enumerate().for_each(|(new, &old)| new_gene[old as usize] = new as u32);
+    let kept_nnz: Vec<u64> = kept_genes.iter().map(|&g| cells_per_gene[g as usize] as u64).collect();
+    let blocks = GeneBlocks::plan(&kept_nnz, opts.genes_block_entries);
+
+    let spill_dir = dir.join("spill.tmp");
+    std::fs::create_dir(&spill_dir).ctx("cannot create", &spill_dir)?;
+    let written = write_cells(source, dir, &new_gene, kept_genes.len(), &blocks, &spill_dir, opts)?;
+    if written.obs.cell_id.is_empty() {
+        return Err(Error::Input(format!(
+            "all {n_input_cells} cells were filtered away: none has at least min_genes = {} genes and min_counts = {} counts; lower the filters",
+            opts.min_genes, opts.min_counts
+        )));
+    }
+    let n_cells = written.obs.cell_id.len();
+    let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &blocks, &written, n_cells, opts.target_sum)?;
+    std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
+
+    let f = source.features();
+    let pick = |v: &Vec<String>| kept_genes.iter().map(|&g| v[g as usize].clone()).collect();
+    let var = GeneTable { gene_id: pick(&f.ids), symbol: pick(&f.symbols), feature_type: pick(&f.types), n_cells: gene_cells, n_counts: gene_counts };
+    let manifest = Manifest {
+        magic: STORE_MAGIC.into(),
+        format_version: STORE_VERSION,
+        created_by: format!("cellstream {}", env!("CARGO_PKG_VERSION")),
+        n_cells: n_cells as u64,
+        n_genes: kept_genes.len() as u64,
+        nnz: written.nnz,
+        target_sum: opts.target_sum,
+        ingest: IngestRecord {
+            source: source.describe(),
+            input_cells: n_input_cells as u64,
+            input_genes: n_input_genes as u64,
+            min_cells: opts.min_cells,
+            min_genes: opts.min_genes,
+            min_counts: opts.min_counts,
+        },
+    };
+    Ok(Ingested { obs: written.obs, var, manifest })
+}
+
+fn prescan(source: &mut dyn CellSource, n_genes: usize) -> Result<Vec<u32>> {
+    let mut cells_per_gene = vec![0u32; n_genes];
+    source.pass(&mut |batch: CellBatch| {
+        batch.genes.iter().for_each(|&g| cells_per_gene[g as usize] += 1);
+        Ok(())
+    })?;
+    Ok(cells_per_gene)
+}
+
+/// Contiguous ranges of (new) gene indices whose non-zeros fit the transpose budget.
+struct GeneBlocks {
+    starts: Vec<u32>,
+    block_of_gene: Vec<u32>,
+}
+
+impl GeneBlocks {
+    fn plan(nnz_per_gene: &[u64], budget: u64) -> Self {
+        let mut starts = vec![0u32];
+        let mut block_of_gene = Vec::with_capacity(nnz_per_gene.len());
+        let mut filled = 0u64;
+        for (g, &n) in nnz_per_gene.iter().enumerate() {
+            if filled > 0 && filled + n > budget {
+                starts.push(g as u32);
+                filled = 0;
+            }
+            filled += n;
+            block_of_gene.push(starts.len() as u32 - 1);
+        }
+        GeneBlocks { starts, block_of_gene }
+    }
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+    fn range(&self, b: usize, n_genes: usize) -> std::ops::Range<usize> {
+        self.starts[b] as usize..self.starts.get(b + 1).map_or(n_genes, |&s| s as usize)
+    }
+}
+
+fn spill_path(dir: &Path, block: usize) -> PathBuf {
+    dir.join(format!("block-{block}.bin"))
+}
+
+struct WrittenCells {
+    obs: CellTable,
+    nnz: u64,
+    /// Exact non-zeros per kept gene among the written cells.
+    nnz_per_gene: Vec<u64>,
+}
+
+/// A cell after gene filtering, ready to append: its CSR chunk and its entries for the spill.
+struct PreparedCell {
+    source_cell: u32,
+    genes: Vec<u32>,
+    counts: Vec<u32>,
+    library_size: u64,
+    compressed: Vec<u8>,
+    payload_len: usize,
+}
+
+fn write_cells(
+    source: &mut dyn CellSource,
+    dir: &Path,
+    new_gene: &[u32],
+    n_genes: usize,
+    blocks: &GeneBlocks,
+    spill_dir: &Path,
+    opts: &IngestOptions,
+) -> Result<WrittenCells> {
+    let cell_ids = source.cell_ids().to_vec();
+    let csr_path = dir.join(CELLS_FILE);
+    let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;
+    let mut spills = (0..blocks.len())
+        .map(|b| {
+            let p = spill_path(spill_dir, b);
+            File::create(&p).map(|f| BufWriter::with_capacity(256 << 10, f)).ctx("cannot create", &p)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = WrittenCells { obs: CellTable::default(), nnz: 0, nnz_per_gene: vec![0; n_genes] };
+    let keeps_empty_cells = opts.min_genes == 0 && opts.min_counts == 0;
+    let mut next_source_cell = 0u32;
+
+    let mut append = |cell: PreparedCell, out: &mut WrittenCells, csr: &mut ChunkWriter| -> Result<()> {
+        let new_cell = out.obs.cell_id.len() as u32;
+        csr.push_compressed(&cell.compressed, cell.payload_len, cell.genes.len())?;
+        for (&g, &c) in cell.genes.iter().zip(&cell.counts) {
+            out.nnz_per_gene[g as usize] += 1;
+            let w = &mut spills[blocks.block_of_gene[g as usize] as usize];
+            let mut record = [0u8; 12];
+            record[0..4].copy_from_slice(&new_cell.to_le_bytes());
+            record[4..8].copy_from_slice(&g.to_le_bytes());
+            record[8..12].copy_from_slice(&c.to_le_bytes());
+            w.write_all(&record).map_err(|e| Error::io("cannot write a temporary spill file", e))?;
+        }
+        out.nnz += cell.genes.len() as u64;
+        out.obs.cell_id.push(cell_ids[cell.source_cell as usize].clone());
+        out.obs.n_counts.push(cell.library_size);
+        out.obs.n_genes.push(cell.genes.len() as u32);
+        Ok(())
+    };
+    let empty_cell = |c: u32| PreparedCell { source_cell: c, genes: vec![], counts: vec![], library_size: 0, compressed: compress_chunk(&[], &[], &[], &mut Vec::new()).0, payload_len: crate::chunk::payload_len(0, 2) };
+
+    source.pass(&mut |batch: CellBatch| {
+        let prepared: Vec<Option<PreparedCell>> = (0..batch.len())
+            .into_par_iter()
+            .map_init(Vec::new, |scratch, k| prepare_cell(&batch, k, new_gene, opts, scratch))
+            .collect();
+        for (k, cell) in prepared.into_iter().enumerate() {
+            let source_cell = batch.cells[k];
+            if keeps_empty_cells {
+                for c in next_source_cell..source_cell {
+                    append(empty_cell(c), &mut out, &mut csr)?;
+                }
+            }
+            next_source_cell = source_cell + 1;
+            if let Some(cell) = cell {
+                append(cell, &mut out, &mut csr)?;
+            }
+        }
+        Ok(())
+    })?;
+    if keeps_empty_cells {
+        for c in next_source_cell..cell_ids.len() as u32 {
+            append(empty_cell(c), &mut out, &mut csr)?;
+        }
+    }
+    for mut w in spills {
+        w.flush().map_err(|e| Error::io("cannot write a temporary spill file", e))?;
+    }
+    csr.finish()?;
+    Ok(out)
+}
+
+/// Filters genes of cell `k`, applies the cell filters and compresses its chunk.
+fn prepare_cell(batch: &CellBatch, k: usize, new_gene: &[u32], opts: &IngestOptions, scratch: &mut Vec<u8>) -> Option<PreparedCell> {
+    let (source_cell, genes, counts) = batch.cell(k);
+    let mut kept_genes = Vec::with_capacity(genes.len());
+    let mut kept_counts = Vec::with_capacity(genes.len());
+    for (&g, &c) in genes.iter().zip(counts) {
+        let new = new_gene[g as usize];
+        if new != u32::MAX {
+            kept_genes.push(new);
+            kept_counts.push(c);
+        }
+    }
+    let library_size: u64 = kept_counts.iter().map(|&c| c as u64).sum();
+    if (kept_genes.len() as u32) < opts.min_genes || library_size < opts.min_counts {
+        return None;
+    }
+    let norm: Vec<f16> = kept_counts.iter().map(|&c| log_normalise(c, library_size, opts.target_sum)).collect();
+    let (compressed, payload_len) = compress_chunk(&kept_genes, &kept_counts, &norm, scratch);
+    Some(PreparedCell { source_cell, genes: kept_genes, counts: kept_counts, library_size, compressed, payload_len })
+}
+
+/// Writes the gene-major file from the spills, one gene block in memory at a time.
+/// Returns cells detected and total counts per gene.
+fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenCells, n_cells: usize, target_sum: f64) -> Result<(Vec<u32>, Vec<u64>)> {
+    let n_genes = cells.nnz_per_gene.len();
+    let mut csc = ChunkWriter::create(&dir.join(GENES_FILE), Axis::Genes, n_cells as u64)?;
+    let mut gene_counts = vec![0u64; n_genes];
+    let library = &cells.obs.n_counts;
+    for b in 0..blocks.len() {
+        let genes = blocks.range(b, n_genes);
+        let mut offsets = Vec::with_capacity(genes.len() + 1);
+        offsets.push(0usize);
+        for g in genes.clone() {
+            offsets.push(offsets.last().unwrap() + cells.nnz_per_gene[g] as usize);
+        }
+        let total = *offsets.last().unwrap();
+        let mut cell_of = vec![0u32; total];
+        let mut count_of = vec![0u32; total];
+        let mut fill = offsets.clone();
+        let path = spill_path(spill_dir, b);
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(&path).ctx("cannot open", &path)?);
+        let mut record = [0u8; 12];
+        for _ in 0..total {
+            reader.read_exact(&mut record).ctx("cannot read", &path)?;
+            let cell = u32::from_le_bytes(record[0..4].try_into().unwrap());
+            let local = u32::from_le_bytes(record[4..8].try_into().unwrap()) as usize - genes.start;
+            let at = fill[local];
+            cell_of[at] = cell;
+            count_of[at] = u32::from_le_bytes(record[8..12].try_into().unwrap());
+            fill[local] += 1;
+        }
+        drop(reader);
+        std::fs::remove_file(&path).ctx("cannot remove", &path)?;
+        let chunks: Vec<(Vec<u8>, usize, u64)> = (0..genes.len())
+            .into_par_iter()
+            .map_init(Vec::new, |scratch, local| {
+                let r = offsets[local]..offsets[local + 1];
+                let norm: Vec<f16> = r.clone().map(|i| log_normalise(count_of[i], library[cell_of[i] as usize], target_sum)).collect();
+                let (bytes, len) = compress_chunk(&cell_of[r.clone()], &count_of[r.clone()], &norm, scratch);
+                (bytes, len, count_of[r].iter().map(|&c| c as u64).sum())
+            })
+            .collect();
+        for (local, (bytes, len, sum)) in chunks.into_iter().enumerate() {
+            let nnz = offsets[local + 1] - offsets[local];
+            csc.push_compressed(&bytes, len, nnz)?;
+            gene_counts[genes.start + local] = sum;
+        }
+    }
+    csc.finish()?;
+    let gene_cells = cells.nnz_per_gene.iter().map(|&n| n as u32).collect();
+    Ok((gene_cells, gene_counts))
+}

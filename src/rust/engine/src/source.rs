@@ -1,0 +1,56 @@
+//! What an ingest reader hands the writer: batches of whole cells in increasing cell order.
+//! Readers (10x MTX here; h5ad and 10x HDF5 later) implement [`CellSource`]; one writer
+//! (`ingest`) does pre-scan, filtering, normalisation, CSR and CSC for all of them.
+
+use crate::error::Result;
+
+/// Consecutive cells (by increasing index; cells absent from a batch hold no counts).
+/// Within a cell, genes are strictly increasing and counts are > 0.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CellBatch {
+    pub cells: Vec<u32>,
+    /// `offsets[k]..offsets[k + 1]` are the entries of `cells[k]`.
+    pub offsets: Vec<usize>,
+    pub genes: Vec<u32>,
+    pub counts: Vec<u32>,
+}
+
+impl CellBatch {
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+    pub fn cell(&self, k: usize) -> (u32, &[u32], &[u32]) {
+        let r = self.offsets[k]..self.offsets[k + 1];
+        (self.cells[k], &self.genes[r.clone()], &self.counts[r])
+    }
+}
+
+/// Gene annotation as read from the input (ids are unique; symbols may repeat).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Features {
+    pub ids: Vec<String>,
+    pub symbols: Vec<String>,
+    pub types: Vec<String>,
+}
+
+impl Features {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+pub trait CellSource {
+    /// A short description for messages and the manifest (e.g. the input path).
+    fn describe(&self) -> String;
+    fn cell_ids(&self) -> &[String];
+    fn features(&self) -> &Features;
+    /// One streaming pass over all non-zeros, in increasing cell order. Called twice by the
+    /// ingest (pre-scan, then write); every pass must yield the same data.
+    fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()>;
+}

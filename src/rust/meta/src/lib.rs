@@ -1,0 +1,155 @@
+//! The metadata database of a store (`meta.duckdb`): `obs` (one row per cell), `var` (one row
+//! per gene) and `state` (key/value, e.g. the kept-cell generation). Row numbers
+//! (`cell_index`, `gene_index`) are 1-based, as R users see them; Rust code only orders by them.
+
+mod table;
+
+pub use table::{Column, Table};
+
+use duckdb::{params, Connection};
+use std::path::Path;
+
+pub type Result<T> = std::result::Result<T, String>;
+
+fn db_err(context: &str) -> impl Fn(duckdb::Error) -> String + '_ {
+    move |e| format!("{context}: {e}")
+}
+
+pub struct MetaDb {
+    conn: Connection,
+}
+
+/// Columns of a new store's obs and var, as the ingest produced them.
+pub struct NewObs<'a> {
+    pub cell_id: &'a [String],
+    pub n_counts: &'a [u64],
+    pub n_genes: &'a [u32],
+}
+
+pub struct NewVar<'a> {
+    pub gene_id: &'a [String],
+    pub symbol: &'a [String],
+    pub feature_type: &'a [String],
+    pub n_cells: &'a [u32],
+    pub n_counts: &'a [u64],
+}
+
+impl MetaDb {
+    /// Creates the database of a new store; every cell starts kept, generation 1.
+    pub fn create(path: &Path, obs: &NewObs, var: &NewVar) -> Result<Self> {
+        let conn = Connection::open(path).map_err(db_err("cannot create the metadata database"))?;
+        conn.execute_batch(
+            "CREATE TABLE obs (cell_index INTEGER PRIMARY KEY, cell_id VARCHAR NOT NULL UNIQUE, n_counts BIGINT NOT NULL, n_genes INTEGER NOT NULL, keep BOOLEAN NOT NULL);
+             CREATE TABLE var (gene_index INTEGER PRIMARY KEY, gene_id VARCHAR NOT NULL UNIQUE, symbol VARCHAR NOT NULL, feature_type VARCHAR NOT NULL, n_cells INTEGER NOT NULL, n_counts BIGINT NOT NULL);
+             CREATE TABLE state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+             INSERT INTO state VALUES ('keep_generation', 1);",
+        )
+        .map_err(db_err("cannot create the metadata tables"))?;
+        {
+            let mut app = conn.appender("obs").map_err(db_err("cannot write obs"))?;
+            for i in 0..obs.cell_id.len() {
+                app.append_row(params![i as i64 + 1, obs.cell_id[i], obs.n_counts[i] as i64, obs.n_genes[i] as i64, true])
+                    .map_err(db_err("cannot write obs"))?;
+            }
+            app.flush().map_err(db_err("cannot write obs"))?;
+            let mut app = conn.appender("var").map_err(db_err("cannot write var"))?;
+            for i in 0..var.gene_id.len() {
+                app.append_row(params![i as i64 + 1, var.gene_id[i], var.symbol[i], var.feature_type[i], var.n_cells[i] as i64, var.n_counts[i] as i64])
+                    .map_err(db_err("cannot write var"))?;
+            }
+            app.flush().map_err(db_err("cannot write var"))?;
+        }
+        conn.execute_batch("CHECKPOINT").map_err(db_err("cannot write the metadata database"))?;
+        Ok(MetaDb { conn })
+    }
+
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(format!("the metadata database '{}' is missing; the store is damaged", path.display()));
+        }
+        let conn = Connection::open(path).map_err(db_err("cannot open the metadata database"))?;
+        Ok(MetaDb { conn })
+    }
+
+    /// Runs any SQL; statements that return nothing give an empty table.
+    pub fn query(&self, sql: &str) -> Result<Table> {
+        table::query(&self.conn, sql)
+    }
+
+    pub fn generation(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT value FROM state WHERE key = 'keep_generation'", [], |r| r.get(0))
+            .map_err(db_err("cannot read the kept-cell generation"))
+    }
+
+    /// The kept flag of every cell, in cell order.
+    pub fn keep(&self) -> Result<Vec<bool>> {
+        let mut stmt = self.conn.prepare("SELECT keep FROM obs ORDER BY cell_index").map_err(db_err("cannot read kept cells"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, bool>(0)).map_err(db_err("cannot read kept cells"))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(db_err("cannot read kept cells"))
+    }
+
+    /// Replaces the kept-cell set and advances the generation; returns the new generation.
+    pub fn set_keep(&mut self, keep: &[bool]) -> Result<i64> {
+        let tx = self.conn.transaction().map_err(db_err("cannot update kept cells"))?;
+        tx.execute_batch("CREATE TEMP TABLE new_keep (cell_index INTEGER, keep BOOLEAN)").map_err(db_err("cannot update kept cells"))?;
+        {
+            let mut app = tx.appender("new_keep").map_err(db_err("cannot update kept cells"))?;
+            for (i, &k) in keep.iter().enumerate() {
+                app.append_row(params![i as i64 + 1, k]).map_err(db_err("cannot update kept cells"))?;
+            }
+            app.flush().map_err(db_err("cannot update kept cells"))?;
+        }
+        tx.execute_batch(
+            "UPDATE obs SET keep = new_keep.keep FROM new_keep WHERE obs.cell_index = new_keep.cell_index;
+             DROP TABLE new_keep;
+             UPDATE state SET value = value + 1 WHERE key = 'keep_generation';",
+        )
+        .map_err(db_err("cannot update kept cells"))?;
+        tx.commit().map_err(db_err("cannot update kept cells"))?;
+        self.generation()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(dir: &Path) -> MetaDb {
+        let ids: Vec<String> = (0..5).map(|i| format!("C{i}")).collect();
+        let genes = vec!["G1".to_string(), "G2".to_string()];
+        MetaDb::create(
+            &dir.join("m.duckdb"),
+            &NewObs { cell_id: &ids, n_counts: &[10, 20, 30, 40, 50], n_genes: &[1, 2, 2, 1, 2] },
+            &NewVar { gene_id: &genes, symbol: &["A".into(), "A".into()], feature_type: &["Gene Expression".into(), "Gene Expression".into()], n_cells: &[3, 5], n_counts: &[60, 90] },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn keep_set_roundtrips_and_bumps_generation_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = small(dir.path());
+        assert_eq!(db.generation().unwrap(), 1);
+        assert_eq!(db.keep().unwrap(), vec![true; 5]);
+        assert_eq!(db.set_keep(&[true, false, true, false, true]).unwrap(), 2);
+        drop(db);
+        let db = MetaDb::open(&dir.path().join("m.duckdb")).unwrap();
+        assert_eq!(db.keep().unwrap(), vec![true, false, true, false, true]);
+        assert_eq!(db.generation().unwrap(), 2);
+    }
+
+    #[test]
+    fn query_returns_typed_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = small(dir.path());
+        let t = db.query("SELECT cell_id, n_counts, n_counts / 4 AS q, keep FROM obs WHERE n_genes = 2 ORDER BY cell_index").unwrap();
+        assert_eq!(t.names, vec!["cell_id", "n_counts", "q", "keep"]);
+        assert_eq!(t.columns[0], Column::Text(vec![Some("C1".into()), Some("C2".into()), Some("C4".into())]));
+        assert_eq!(t.columns[1], Column::Int(vec![Some(20), Some(30), Some(50)]));
+        assert_eq!(t.columns[2], Column::Real(vec![Some(5.0), Some(7.5), Some(12.5)]));
+        assert_eq!(t.columns[3], Column::Bool(vec![Some(true); 3]));
+        let err = db.query("SELECT nope FROM obs").unwrap_err();
+        assert!(err.contains("nope"), "{err}");
+    }
+}
