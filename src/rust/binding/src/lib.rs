@@ -4,7 +4,7 @@
 use cellstream_engine::ingest::{ingest, IngestOptions};
 use cellstream_engine::manifest::{StagedStore, META_FILE};
 use cellstream_engine::mtx::{MtxFiles, MtxSource};
-use cellstream_engine::simulate::{simulate_10x, SimOptions};
+use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
 use cellstream_engine::store::{Layer, Store};
 use cellstream_meta::{Column, MetaDb, NewObs, NewVar};
 use extendr_api::prelude::*;
@@ -57,6 +57,7 @@ fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: 
         let sim = simulate_10x(&path(&dir, "path")?, &o).map_err(|e| e.to_string())?;
         Ok(list!(
             nnz = sim.nnz as f64,
+            cell_id = (0..o.n_cells).map(barcode).collect::<Vec<String>>(),
             cluster = sim.cluster.iter().map(|&c| c as i32 + 1).collect::<Vec<i32>>(),
             damaged = sim.damaged
         )

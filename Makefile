@@ -1,0 +1,39 @@
+# Two entry points (see README.md): `make demo` and `make test`. Each installs what is
+# missing. One cargo target directory outside the checkout is shared by cargo, R CMD INSTALL
+# (src/Makevars) and CI, so DuckDB's C++ is compiled once per machine.
+CELLSTREAM_TARGET_DIR ?= $(HOME)/.cache/cellstream-target
+export CELLSTREAM_TARGET_DIR
+export CARGO_TARGET_DIR := $(CELLSTREAM_TARGET_DIR)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+R_LIB ?= $(HOME)/.cache/cellstream-rlib
+export R_LIBS_USER := $(R_LIB)
+APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown
+
+.PHONY: deps install test test-rust test-r demo bench
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v cargo >/dev/null || { echo "Rust is missing: install it with rustup (https://rustup.rs), Rust >= 1.88"; exit 1; }
+
+install: deps
+	mkdir -p $(R_LIB)
+	R CMD INSTALL --no-test-load --library=$(R_LIB) .
+
+test-rust: deps
+	cargo test --release --locked --workspace --exclude cellstream-r
+
+test-r: install
+	Rscript -e 'res <- as.data.frame(testthat::test_dir("tests/testthat", package = "cellstream", load_package = "installed", reporter = "summary", stop_on_failure = FALSE)); failed <- sum(res$$failed) + sum(res$$error); cat(sprintf("testthat: %d passed, %d failed, %d skipped\n", sum(res$$passed), failed, sum(res$$skipped))); quit(status = as.integer(failed > 0))'
+
+test: test-rust test-r
+
+demo: install
+	Rscript inst/scripts/demo.R $(ARGS)
+
+bench: install
+	bash inst/bench/ingest.sh

@@ -1,0 +1,31 @@
+#' Simulate a 10x count matrix
+#'
+#' Writes a 10x directory of negative-binomial UMI counts with cluster-specific expression,
+#' log-normal library sizes, mitochondrial (`MT-`) and ribosomal (`RPL`/`RPS`) genes and a
+#' few damaged cells with a high mitochondrial fraction. The matrix is generated in Rust and
+#' streamed to disk, so any size works in constant memory.
+#'
+#' @param n_cells,n_genes,n_clusters Size of the data set (`n_genes >= 20`).
+#' @param path Directory to create (must not exist).
+#' @param seed Random seed; the same seed gives the same files.
+#' @param median_library Median UMIs per cell (3000, close to 10x PBMC data).
+#' @param library_sdlog Standard deviation of log library size.
+#' @param theta Negative-binomial size of every gene (variance `mu + mu^2 / theta`).
+#' @param damaged_fraction Fraction of cells with mitochondrial expression x10.
+#' @param gzip `TRUE` writes the Cell Ranger 3 layout (`matrix.mtx.gz`,
+#'   `features.tsv.gz`, `barcodes.tsv.gz`); `FALSE` the Cell Ranger 2 layout
+#'   (`matrix.mtx`, `genes.tsv`, `barcodes.tsv`).
+#' @return The directory path, invisibly, with attribute `truth`: a data.frame of
+#'   `cell_id`, `cluster` and `damaged` (also written to `truth.tsv` in the directory).
+#' @examples
+#' dir <- simulate_counts(500, 300, n_clusters = 3, path = tempfile())
+#' list.files(dir)
+#' @export
+simulate_counts <- function(n_cells, n_genes = 2000, n_clusters = 5, path = tempfile("sim10x_"),
+                            seed = 1, median_library = 3000, library_sdlog = 0.5, theta = 3,
+                            damaged_fraction = 0.03, gzip = TRUE) {
+  res <- rust(wrap__cs_simulate, path.expand(path), n_cells, n_genes, n_clusters, seed,
+              median_library, library_sdlog, theta, damaged_fraction, gzip)
+  truth <- data.frame(cell_id = res$cell_id, cluster = res$cluster, damaged = res$damaged)
+  invisible(structure(normalizePath(path), truth = truth))
+}

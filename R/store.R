@@ -1,0 +1,93 @@
+#' Open a cellstream store
+#'
+#' @param path Directory of a store written by [ingest_mtx()].
+#' @return A `cellstream_store`: a light handle (the path); every verb reads from disk, so
+#'   a store reopened in a new R session shows everything written to it.
+#' @export
+open_store <- function(path) {
+  path <- normalizePath(path.expand(path), mustWork = FALSE)
+  info <- rust(wrap__cs_store_info, path)
+  structure(list(path = path, dim = c(info$n_cells, info$n_genes)), class = "cellstream_store")
+}
+
+store_info <- function(x) rust(wrap__cs_store_info, x$path)
+
+#' @export
+dim.cellstream_store <- function(x) {
+  x$dim
+}
+
+#' @export
+print.cellstream_store <- function(x, ...) {
+  info <- store_info(x)
+  num <- function(v) format(v, big.mark = ",", scientific = FALSE, trim = TRUE)
+  mb <- function(b) sprintf("%.1f MB", b / 1e6)
+  cat("<cellstream store> ", x$path, "\n", sep = "")
+  cat(sprintf("  %s cells x %s genes, %s non-zeros (%.2f%% dense)\n", num(info$n_cells),
+              num(info$n_genes), num(info$nnz), 100 * info$nnz / (info$n_cells * info$n_genes)))
+  parts <- paste(sprintf("%s %s", info$file_names, mb(info$file_bytes)), collapse = ", ")
+  cat(sprintf("  on disk: %s (%s)\n", mb(sum(info$file_bytes)), parts))
+  cat(sprintf("  kept cells: %s of %s (generation %s)\n", num(info$n_kept), num(info$n_cells),
+              num(info$keep_generation)))
+  cat(sprintf("  ingested from %s: %s cells x %s genes, min_cells = %s, min_genes = %s, min_counts = %s\n",
+              info$source, num(info$input_cells), num(info$input_genes), num(info$min_cells),
+              num(info$min_genes), num(info$min_counts)))
+  cat("  analysis steps: none yet\n")
+  invisible(x)
+}
+
+#' Query the store's metadata with SQL
+#'
+#' The metadata live in an embedded DuckDB database with tables `obs` (one row per cell:
+#' `cell_index`, `cell_id`, `n_counts`, `n_genes`, `keep`), `var` (one row per gene:
+#' `gene_index`, `gene_id`, `symbol`, `feature_type`, `n_cells`, `n_counts`) and `state`.
+#' `cell_index` / `gene_index` are 1-based positions, as everywhere in R.
+#'
+#' @param x A store.
+#' @param query Any DuckDB SQL statement.
+#' @return A data.frame.
+#' @examples
+#' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())
+#' sql(x, "SELECT count(*) AS n FROM obs WHERE n_genes > 100")
+#' @export
+sql <- function(x, query) {
+  as_data_frame(rust(wrap__cs_sql, x$path, query))
+}
+
+as_data_frame <- function(columns) {
+  as.data.frame(columns, stringsAsFactors = FALSE, check.names = FALSE, optional = TRUE)
+}
+
+#' Cell and gene metadata
+#'
+#' @param x A store.
+#' @return `obs()`: a data.frame with one row per cell in store order (`cell_id`,
+#'   `n_counts` = library size, `n_genes` = genes detected, `keep`, and later results);
+#'   `var()`: one row per gene (`gene_id`, `symbol`, `feature_type`, `n_cells` = cells
+#'   detected, `n_counts` = total counts).
+#' @export
+obs <- function(x) {
+  sql(x, "SELECT * EXCLUDE (cell_index) FROM obs ORDER BY cell_index")
+}
+
+#' @rdname obs
+#' @param ... For `var()` on anything but a store: passed to [stats::var()], which
+#'   cellstream's `var()` leaves working as before.
+#' @export
+var <- function(x, ...) {
+  UseMethod("var")
+}
+
+#' @export
+var.default <- function(x, ...) {
+  stats::var(x, ...)
+}
+
+#' @export
+var.cellstream_store <- function(x, ...) {
+  sql(x, "SELECT * EXCLUDE (gene_index) FROM var ORDER BY gene_index")
+}
+
+cell_ids <- function(x) sql(x, "SELECT cell_id FROM obs ORDER BY cell_index")$cell_id
+gene_ids <- function(x) sql(x, "SELECT gene_id FROM var ORDER BY gene_index")$gene_id
+gene_symbols <- function(x) sql(x, "SELECT symbol FROM var ORDER BY gene_index")$symbol

@@ -1,0 +1,4 @@
+library(testthat)
+library(cellstream)
+
+test_check("cellstream")

@@ -1,0 +1,49 @@
+# Shared test helpers.
+
+# ../shared beside the repository (CI and developers), or CELLSTREAM_SHARED.
+shared_dir <- function() {
+  env <- Sys.getenv("CELLSTREAM_SHARED")
+  candidates <- c(env, file.path(c("..", "../..", "../../..", "../../../.."), "shared"))
+  hit <- candidates[nzchar(candidates) & dir.exists(file.path(candidates, "data"))]
+  if (length(hit) == 0) "" else normalizePath(hit[1])
+}
+
+skip_without_shared <- function(...) {
+  path <- file.path(shared_dir(), ...)
+  if (!nzchar(shared_dir()) || !file.exists(path)) skip(paste("shared data absent:", file.path(...)))
+  path
+}
+
+# Writes a tiny 10x v2 directory from MTX data lines; returns its path.
+write_mtx <- function(lines, n_genes, n_cells, nnz = length(lines),
+                      genes = sprintf("G%d", seq_len(n_genes)),
+                      barcodes = sprintf("C%d", seq_len(n_cells)),
+                      banner = "%%MatrixMarket matrix coordinate integer general") {
+  dir <- tempfile("mtx_")
+  dir.create(dir)
+  writeLines(c(banner, sprintf("%d %d %d", n_genes, n_cells, nnz), lines), file.path(dir, "matrix.mtx"))
+  writeLines(sprintf("%s\tSYM%s", genes, genes), file.path(dir, "genes.tsv"))
+  writeLines(barcodes, file.path(dir, "barcodes.tsv"))
+  dir
+}
+
+# Reads a 10x directory into a dgCMatrix with Matrix::readMM (the oracle).
+read_10x_oracle <- function(dir) {
+  f <- function(...) { p <- file.path(dir, c(...)); p[file.exists(p)][1] }
+  m <- methods::as(Matrix::readMM(f("matrix.mtx.gz", "matrix.mtx")), "CsparseMatrix")
+  genes <- utils::read.delim(f("features.tsv.gz", "genes.tsv"), header = FALSE, stringsAsFactors = FALSE)
+  cells <- readLines(f("barcodes.tsv.gz", "barcodes.tsv"))
+  dimnames(m) <- list(genes[[1]], cells)
+  m
+}
+
+# Nothing but `expected` may remain in `dir` after a failed ingest.
+expect_only_files <- function(dir, expected = character()) {
+  expect_setequal(list.files(dir, all.files = TRUE, no.. = TRUE), expected)
+}
+
+# The gene id of a symbol in a simulated 10x v3 directory.
+feats_of <- function(dir, symbol) {
+  feats <- utils::read.delim(file.path(dir, "features.tsv.gz"), header = FALSE)
+  feats$V1[feats$V2 == symbol]
+}

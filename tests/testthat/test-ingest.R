@@ -1,0 +1,113 @@
+sim <- simulate_counts(n_cells = 600, n_genes = 400, n_clusters = 4, path = tempfile("sim_"), seed = 7)
+oracle <- read_10x_oracle(sim)
+
+test_that("the simulator writes a realistic 10x v3 directory", {
+  expect_setequal(list.files(sim), c("matrix.mtx.gz", "features.tsv.gz", "barcodes.tsv.gz", "truth.tsv.gz"))
+  expect_equal(dim(oracle), c(400L, 600L))
+  truth <- attr(sim, "truth")
+  expect_identical(truth$cell_id, colnames(oracle))
+  expect_setequal(unique(truth$cluster), 1:4)
+  lib <- Matrix::colSums(oracle)
+  expect_gt(stats::median(lib), 2000)
+  expect_lt(stats::median(lib), 4500)
+  feats <- utils::read.delim(file.path(sim, "features.tsv.gz"), header = FALSE)
+  pct_mt <- Matrix::colSums(oracle[startsWith(feats$V2, "MT-"), ]) / lib
+  expect_gt(mean(pct_mt[truth$damaged]), 3 * mean(pct_mt[!truth$damaged]))
+  again <- simulate_counts(n_cells = 600, n_genes = 400, n_clusters = 4, path = tempfile(), seed = 7)
+  expect_identical(read_10x_oracle(again), oracle)
+})
+
+test_that("ingest without filters stores the source matrix exactly", {
+  x <- ingest_mtx(sim, tempfile("store_"))
+  expect_equal(dim(x), c(600, 400))
+  all <- counts(x)
+  expect_identical(dimnames(all), dimnames(oracle))
+  expect_equal(all, oracle)
+  o <- obs(x)
+  expect_identical(o$cell_id, colnames(oracle))
+  expect_equal(o$n_counts, unname(Matrix::colSums(oracle)))
+  expect_equal(o$n_genes, unname(Matrix::colSums(oracle > 0)))
+  v <- var(x)
+  expect_equal(v$n_cells, unname(Matrix::rowSums(oracle > 0)))
+  expect_equal(v$n_counts, unname(Matrix::rowSums(oracle)))
+  expect_true(all(keep(x)))
+})
+
+test_that("cell and gene subsets equal the source, in the order asked", {
+  x <- ingest_mtx(sim, tempfile("store_"))
+  set.seed(1)
+  cells <- sample(600, 37)
+  genes <- sample(400, 23)
+  expect_equal(counts(x, cells = cells), oracle[, cells])
+  expect_equal(counts(x, genes = genes), oracle[genes, ])
+  expect_equal(counts(x, cells = cells, genes = genes), oracle[genes, cells])
+  expect_equal(counts(x, cells = colnames(oracle)[cells[1:3]], genes = "MT-CO1"),
+               oracle[feats_of(sim, "MT-CO1"), cells[1:3], drop = FALSE])
+  gv <- gene_values(x, c("MT-CO1", rownames(oracle)[10]), layer = "raw")
+  expect_identical(names(gv), c("cell_id", "MT-CO1", rownames(oracle)[10]))
+  expect_equal(gv[[3]], unname(as.numeric(oracle[10, ])))
+})
+
+test_that("normalised values are log1p(count / library size * 1e4) within f16 precision", {
+  x <- ingest_mtx(sim, tempfile("store_"))
+  lib <- Matrix::colSums(oracle)
+  expected <- oracle %*% Matrix::Diagonal(x = 1e4 / lib)
+  expected@x <- log1p(expected@x)
+  norm <- counts(x, layer = "norm")
+  expect_identical(norm@i, methods::as(expected, "CsparseMatrix")@i)
+  rel <- abs(norm@x - expected@x) / expected@x
+  expect_lt(max(rel), 2^-11)
+  by_gene <- counts(x, genes = 1:5, layer = "norm")
+  expect_equal(by_gene, norm[1:5, ])
+})
+
+test_that("filters follow Seurat: genes by min_cells first, then cells over kept genes", {
+  x <- ingest_mtx(sim, tempfile("store_"), min_cells = 30, min_genes = 150, min_counts = 1000)
+  kept_genes <- Matrix::rowSums(oracle > 0) >= 30
+  sub <- oracle[kept_genes, ]
+  kept_cells <- Matrix::colSums(sub > 0) >= 150 & Matrix::colSums(sub) >= 1000
+  expect_lt(sum(kept_cells), 600)
+  expect_lt(sum(kept_genes), 400)
+  expect_equal(dim(x), c(sum(kept_cells), sum(kept_genes)))
+  expect_equal(counts(x), sub[, kept_cells])
+  expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub[, kept_cells])))
+})
+
+test_that("10x v2 (plain) and v3 (gzipped) layouts give the same store", {
+  v2 <- simulate_counts(n_cells = 600, n_genes = 400, n_clusters = 4, path = tempfile(), seed = 7, gzip = FALSE)
+  expect_setequal(list.files(v2), c("matrix.mtx", "genes.tsv", "barcodes.tsv", "truth.tsv"))
+  a <- ingest_mtx(v2, tempfile("store_"))
+  b <- ingest_mtx(file.path(sim, "matrix.mtx.gz"), tempfile("store_"),
+                  features = file.path(sim, "features.tsv.gz"), barcodes = file.path(sim, "barcodes.tsv.gz"))
+  expect_equal(counts(a), counts(b))
+  expect_identical(obs(a), obs(b))
+})
+
+test_that("kept cells persist with a generation, across reopening", {
+  path <- tempfile("store_")
+  x <- ingest_mtx(sim, path)
+  expect_message(set_keep(x, obs(x)$n_genes > 150), "generation 2")
+  mask <- obs(x)$n_genes > 150
+  y <- open_store(path)
+  expect_identical(keep(y), mask)
+  expect_identical(sql(y, "SELECT value FROM state WHERE key = 'keep_generation'")$value, 2L)
+  expect_message(set_keep(y, c(3, 1)), "keeping 2 of 600 cells \\(generation 3\\)")
+  expect_identical(which(keep(y)), c(1L, 3L))
+  expect_error(set_keep(y, logical(600)), "selects no cell")
+  out <- capture.output(print(y))
+  expect_match(out[2], "600 cells x 400 genes")
+  expect_match(out[4], "kept cells: 2 of 600 \\(generation 3\\)")
+})
+
+test_that("sql() returns typed data.frames and reports SQL errors", {
+  x <- ingest_mtx(sim, tempfile("store_"))
+  d <- sql(x, "SELECT cell_index, cell_id, n_counts / 2 AS half, keep FROM obs WHERE cell_index <= 3 ORDER BY cell_index")
+  expect_identical(d$cell_index, 1:3)
+  expect_type(d$half, "double")
+  expect_type(d$keep, "logical")
+  expect_error(sql(x, "SELECT nope FROM obs"), "SQL error.*nope")
+})
+
+test_that("stats::var still works on numbers", {
+  expect_equal(var(c(1, 2, 3, 4)), stats::var(c(1, 2, 3, 4)))
+})
