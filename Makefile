@@ -25,7 +25,7 @@ install: deps
 	R CMD INSTALL --no-test-load --library=$(R_LIB) .
 
 test-rust: deps
-	cargo test --release --locked --workspace --exclude cellstream-r
+	cargo test --release --locked --workspace
 
 test-r: install
 	Rscript -e 'res <- as.data.frame(testthat::test_dir("tests/testthat", package = "cellstream", load_package = "installed", reporter = "summary", stop_on_failure = FALSE)); failed <- sum(res$$failed) + sum(res$$error); cat(sprintf("testthat: %d passed, %d failed, %d skipped\n", sum(res$$passed), failed, sum(res$$skipped))); quit(status = as.integer(failed > 0))'

@@ -6,4 +6,5 @@
 #'
 #' @keywords internal
 #' @useDynLib cellstream, .registration = TRUE
+#' @importClassesFrom Matrix dgCMatrix
 "_PACKAGE"

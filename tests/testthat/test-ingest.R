@@ -105,6 +105,9 @@ test_that("sql() returns typed data.frames and reports SQL errors", {
   expect_identical(d$cell_index, 1:3)
   expect_type(d$half, "double")
   expect_type(d$keep, "logical")
+  agg <- sql(x, "SELECT sum(n_counts) AS total, median(n_genes) AS med FROM obs")
+  expect_equal(agg$total, sum(Matrix::colSums(oracle)))
+  expect_equal(agg$med, stats::median(Matrix::colSums(oracle > 0)))
   expect_error(sql(x, "SELECT nope FROM obs"), "SQL error.*nope")
 })
 

@@ -5,7 +5,7 @@ use cellstream_engine::ingest::{ingest, IngestOptions};
 use cellstream_engine::manifest::{StagedStore, META_FILE};
 use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
-use cellstream_engine::store::{Layer, Store};
+use cellstream_engine::store::Store;
 use cellstream_meta::{Column, MetaDb, NewObs, NewVar};
 use extendr_api::prelude::*;
 use std::path::{Path, PathBuf};

@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn random_matrices_roundtrip_with_random_access() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::TestDir::new();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
         for (n_major, n_minor, density) in [(50, 40, 0.3), (200, 1000, 0.01), (10, 5, 0.0), (30, 3, 1.0)] {
             let rows = random_sparse(&mut rng, n_major, n_minor, density);
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn flipped_byte_in_a_chunk_is_detected_and_names_the_chunk() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("m.chunks");
         let rows = vec![(vec![1, 2, 3], vec![4, 5, 6]), (vec![0, 9], vec![1, 70_000])];
         write(&path, &rows, 10);
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn damaged_header_table_or_truncation_refuse_to_open() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("m.chunks");
         write(&path, &vec![(vec![1], vec![1]); 5], 4);
         let good = std::fs::read(&path).unwrap();
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn unfinished_file_never_opens() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("m.chunks");
         let mut w = ChunkWriter::create(&path, Axis::Genes, 3).unwrap();
         w.push(&[0, 2], &[1, 1], &[f16::ONE, f16::ONE]).unwrap();

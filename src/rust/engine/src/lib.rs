@@ -11,6 +11,8 @@ pub mod norm;
 pub mod simulate;
 pub mod source;
 pub mod store;
+#[cfg(test)]
+mod testdir;
 mod textio;
 
 pub use error::{Error, Result};

@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn store_appears_only_on_commit_and_abandoned_staging_is_removed() {
-        let root = tempfile::tempdir().unwrap();
+        let root = crate::testdir::TestDir::new();
         let target = root.path().join("s");
         let staged = StagedStore::begin(&target).unwrap();
         fs::write(staged.dir().join("x"), b"1").unwrap();
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn directory_without_manifest_is_not_a_store() {
-        let root = tempfile::tempdir().unwrap();
+        let root = crate::testdir::TestDir::new();
         let msg = Manifest::read(root.path()).unwrap_err().to_string();
         assert!(msg.contains("not a cellstream store"), "{msg}");
     }

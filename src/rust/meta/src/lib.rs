@@ -126,9 +126,28 @@ mod tests {
         .unwrap()
     }
 
+    /// A fresh directory under the system temp dir, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("cellstream-meta-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn keep_set_roundtrips_and_bumps_generation_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = TempDir::new("keep");
         let mut db = small(dir.path());
         assert_eq!(db.generation().unwrap(), 1);
         assert_eq!(db.keep().unwrap(), vec![true; 5]);
@@ -141,7 +160,7 @@ mod tests {
 
     #[test]
     fn query_returns_typed_columns() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = TempDir::new("query");
         let db = small(dir.path());
         let t = db.query("SELECT cell_id, n_counts, n_counts / 4 AS q, keep FROM obs WHERE n_genes = 2 ORDER BY cell_index").unwrap();
         assert_eq!(t.names, vec!["cell_id", "n_counts", "q", "keep"]);

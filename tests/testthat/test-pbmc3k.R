@@ -1,0 +1,43 @@
+# Real 10x PBMC3k (../shared); skipped when the shared data are absent.
+
+pbmc_dir <- function() skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19")
+
+test_that("PBMC3k without filters: 2,700 x 32,738 and 6,390,631 counts", {
+  x <- ingest_mtx(pbmc_dir(), tempfile("pbmc_"))
+  expect_equal(dim(x), c(2700, 32738))
+  expect_equal(sum(obs(x)$n_counts), 6390631)
+  expect_equal(sum(var(x)$n_counts), 6390631)
+  expect_equal(sql(x, "SELECT sum(n_genes) AS nnz FROM obs")$nnz, 2286884)
+})
+
+test_that("PBMC3k with min_cells = 3, min_genes = 200 matches Seurat exactly", {
+  x <- ingest_mtx(pbmc_dir(), tempfile("pbmc_"), min_cells = 3, min_genes = 200)
+  expect_equal(dim(x), c(2700, 13714))
+  seurat <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "qc_before_filter.csv"), row.names = 1)
+  o <- obs(x)
+  expect_identical(o$cell_id, rownames(seurat))
+  expect_equal(o$n_counts, seurat$nCount_RNA)
+  expect_equal(o$n_genes, seurat$nFeature_RNA)
+})
+
+test_that("PBMC3k subsets equal the source matrix; normalised values within f16 precision", {
+  dir <- pbmc_dir()
+  x <- ingest_mtx(dir, tempfile("pbmc_"))
+  src <- read_10x_oracle(dir)
+  set.seed(3)
+  for (k in 1:3) {
+    cells <- sample(2700, 50)
+    genes <- sample(32738, 200)
+    expect_equal(counts(x, cells = cells), src[, cells])
+    expect_equal(counts(x, genes = genes), src[genes, ])
+    expect_equal(counts(x, cells = cells, genes = genes), src[genes, cells])
+  }
+  lib <- Matrix::colSums(src)
+  norm <- counts(x, layer = "norm")
+  expected <- src %*% Matrix::Diagonal(x = 1e4 / lib)
+  expect_identical(norm@p, src@p)
+  rel <- abs(norm@x - log1p(expected@x)) / log1p(expected@x)
+  expect_lt(max(rel), 2^-11)
+  g <- gene_values(x, "MS4A1", layer = "norm")$MS4A1
+  expect_equal(g, as.numeric(norm[match("MS4A1", var(x)$symbol), ]))
+})
