@@ -1,10 +1,10 @@
 //! One chunk: the non-zeros of one cell (cell-major file) or one gene (gene-major file).
 //!
-//! Uncompressed payload, little-endian (see inst/FORMAT.md):
-//! `nnz: u32, count_width: u8 (2 or 4), 3 zero bytes, index deltas: nnz x u32,
-//!  counts: nnz x u16|u32, normalised: nnz x f16`.
-//! Indices are strictly increasing and stored as deltas (first one absolute), which lz4
-//! compresses far better than absolute positions. Counts use u16 unless one exceeds 65,535.
+//! Uncompressed payload (see inst/FORMAT.md): `nnz: u32 LE, count_width: u8 (2 or 4),
+//! 3 zero bytes`, then three arrays, each stored as byte planes (all bytes 0 of the array's
+//! little-endian values, then all bytes 1, ...): index deltas (u32; first one absolute),
+//! counts (u16, or u32 if one exceeds 65,535), normalised values (f16). Deltas and planes
+//! turn the mostly-zero high bytes into long runs that lz4 compresses well.
 
 use crate::error::{Error, Result};
 use half::f16;
@@ -48,17 +48,31 @@ pub fn encode(indices: &[u32], counts: &[u32], norm: &[f16], out: &mut Vec<u8>) 
     out.reserve(payload_len(indices.len(), width));
     out.extend_from_slice(&(indices.len() as u32).to_le_bytes());
     out.extend_from_slice(&[width, 0, 0, 0]);
-    let mut previous = 0u32;
-    for &i in indices {
-        out.extend_from_slice(&(i - previous).to_le_bytes());
-        previous = i;
+    let deltas = indices.iter().scan(0u32, |previous, &i| {
+        let d = i - *previous;
+        *previous = i;
+        Some(d)
+    });
+    push_planes(out, deltas, 4);
+    push_planes(out, counts.iter().copied(), width as usize);
+    push_planes(out, norm.iter().map(|v| v.to_bits() as u32), 2);
+}
+
+/// Appends the low `width` little-endian bytes of each value, one byte plane after another.
+fn push_planes(out: &mut Vec<u8>, values: impl Iterator<Item = u32> + Clone, width: usize) {
+    for plane in 0..width {
+        out.extend(values.clone().map(|v| (v >> (8 * plane)) as u8));
     }
-    if width == 2 {
-        counts.iter().for_each(|&c| out.extend_from_slice(&(c as u16).to_le_bytes()));
-    } else {
-        counts.iter().for_each(|&c| out.extend_from_slice(&c.to_le_bytes()));
+}
+
+/// Reassembles `n` values of `width` bytes from their byte planes.
+fn read_planes(bytes: &[u8], n: usize, width: usize, into: &mut Vec<u32>) {
+    into.clear();
+    into.resize(n, 0);
+    for plane in 0..width {
+        let src = &bytes[plane * n..(plane + 1) * n];
+        into.iter_mut().zip(src).for_each(|(v, &b)| *v |= (b as u32) << (8 * plane));
     }
-    norm.iter().for_each(|v| out.extend_from_slice(&v.to_bits().to_le_bytes()));
 }
 
 /// Parses a payload written by [`encode`], checking every length and that indices stay
@@ -79,27 +93,23 @@ pub fn decode(payload: &[u8], n_minor: u64, into: &mut Chunk) -> Result<()> {
     let (idx_bytes, rest) = payload[HEADER_LEN..].split_at(nnz * 4);
     let (count_bytes, norm_bytes) = rest.split_at(nnz * width as usize);
 
-    into.indices.clear();
+    read_planes(idx_bytes, nnz, 4, &mut into.indices);
     let mut position = 0u64;
-    for (k, b) in idx_bytes.chunks_exact(4).enumerate() {
-        let delta = u32::from_le_bytes(b.try_into().unwrap()) as u64;
-        if k > 0 && delta == 0 {
+    for (k, i) in into.indices.iter_mut().enumerate() {
+        if k > 0 && *i == 0 {
             return Err(bad("indices not strictly increasing"));
         }
-        position += delta;
+        position += *i as u64;
         if position >= n_minor {
             return Err(bad("index out of range"));
         }
-        into.indices.push(position as u32);
+        *i = position as u32;
     }
-    into.counts.clear();
-    if width == 2 {
-        into.counts.extend(count_bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as u32));
-    } else {
-        into.counts.extend(count_bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())));
-    }
+    read_planes(count_bytes, nnz, width as usize, &mut into.counts);
+    let mut bits = Vec::new();
+    read_planes(norm_bytes, nnz, 2, &mut bits);
     into.norm.clear();
-    into.norm.extend(norm_bytes.chunks_exact(2).map(|b| f16::from_bits(u16::from_le_bytes([b[0], b[1]]))));
+    into.norm.extend(bits.into_iter().map(|b| f16::from_bits(b as u16)));
     Ok(())
 }
 

@@ -78,7 +78,7 @@ impl Model {
             .iter()
             .map(|s| {
                 let b: f64 = base_dist.sample(&mut rng);
-                if s.starts_with("MT-") { b.max(1.0) * 6.0 } else if s.starts_with("RP") { b.max(1.0) * 8.0 } else { b }
+                if s.starts_with("MT-") { b.max(1.0) * 40.0 } else if s.starts_with("RP") { b.max(1.0) * 60.0 } else { b }
             })
             .collect();
         let total: f64 = base.iter().sum();
