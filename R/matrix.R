@@ -17,7 +17,7 @@ counts <- function(x, cells = NULL, genes = NULL, layer = c("raw", "norm")) {
   genes <- resolve_index(genes, x$dim[2], "genes", function() gene_ids(x), function() gene_symbols(x))
   m <- rust(wrap__cs_counts, x$path, rust_index(cells), rust_index(genes), layer)
   methods::new("dgCMatrix", i = m$i, p = as.integer(m$p), x = m$x, Dim = m$dim,
-               Dimnames = list(gene_ids(x)[genes], cell_ids(x)[cells]))
+               Dimnames = list(m$gene_ids, m$cell_ids))
 }
 
 #' Values of a few genes in every cell

@@ -12,6 +12,19 @@ open_store <- function(path) {
 
 store_info <- function(x) rust(wrap__cs_store_info, x$path)
 
+#' Close a store
+#'
+#' cellstream keeps a store open between calls (its metadata database and chunk tables) for
+#' speed. `close_store()` releases it, e.g. so that another R process can write to it. Any
+#' later call on `x` reopens it.
+#'
+#' @param x A store.
+#' @return `TRUE` if the store was open, invisibly.
+#' @export
+close_store <- function(x) {
+  invisible(rust(wrap__cs_close, x$path))
+}
+
 #' @export
 dim.cellstream_store <- function(x) {
   x$dim
@@ -88,6 +101,6 @@ var.cellstream_store <- function(x, ...) {
   sql(x, "SELECT * EXCLUDE (gene_index) FROM var ORDER BY gene_index")
 }
 
-cell_ids <- function(x) sql(x, "SELECT cell_id FROM obs ORDER BY cell_index")$cell_id
-gene_ids <- function(x) sql(x, "SELECT gene_id FROM var ORDER BY gene_index")$gene_id
+cell_ids <- function(x) rust(wrap__cs_ids, x$path, "cells")
+gene_ids <- function(x) rust(wrap__cs_ids, x$path, "genes")
 gene_symbols <- function(x) sql(x, "SELECT symbol FROM var ORDER BY gene_index")$symbol

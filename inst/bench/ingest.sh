@@ -3,6 +3,7 @@
 # detected per cell). Reports wall time and peak RSS (/usr/bin/time -v) of the ingest, store
 # size vs the gzipped MTX, and random-access read times. Usage: bash inst/bench/ingest.sh [SIZES]
 set -euo pipefail
+export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}  # where `make install` puts the package
 sizes=${*:-50000 200000}
 work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
 mkdir -p "$work"

@@ -114,3 +114,19 @@ test_that("sql() returns typed data.frames and reports SQL errors", {
 test_that("stats::var still works on numbers", {
   expect_equal(var(c(1, 2, 3, 4)), stats::var(c(1, 2, 3, 4)))
 })
+
+test_that("an open store is reused, and a store replaced at the same path is noticed", {
+  path <- tempfile("store_")
+  x <- ingest_mtx(sim, path)
+  expect_equal(dim(counts(x, cells = 1:3)), c(400L, 3L))
+  expect_true(close_store(x))
+  expect_false(close_store(x))
+  expect_equal(dim(counts(x, cells = 1:3)), c(400L, 3L))
+  unlink(path, recursive = TRUE)
+  expect_error(counts(x, cells = 1), "does not exist")
+  small <- simulate_counts(50, 100, n_clusters = 2, path = tempfile())
+  ingest_mtx(small, path)
+  y <- open_store(path)
+  expect_equal(dim(y), c(50, 100))
+  expect_identical(colnames(counts(y, cells = 1:2)), attr(small, "truth")$cell_id[1:2])
+})

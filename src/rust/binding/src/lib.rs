@@ -5,12 +5,11 @@ use cellstream_engine::ingest::{ingest, IngestOptions};
 use cellstream_engine::manifest::{StagedStore, META_FILE};
 use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
-use cellstream_engine::store::Store;
 use cellstream_meta::{Column, MetaDb, NewObs, NewVar};
 use extendr_api::prelude::*;
-use std::path::{Path, PathBuf};
 
 mod convert;
+mod session;
 use convert::*;
 
 type Res<T> = std::result::Result<T, String>;
@@ -31,10 +30,6 @@ fn guarded(body: impl FnOnce() -> Res<Robj>) -> Robj {
     let mut r = Robj::from(message);
     r.set_class(&["cellstream_error"]).expect("setting a class on a fresh string");
     r
-}
-
-fn meta_path(store: &Path) -> PathBuf {
-    store.join(META_FILE)
 }
 
 #[extendr]
@@ -86,7 +81,7 @@ fn cs_ingest_mtx(matrix: Robj, features: Robj, barcodes: Robj, store: Robj, min_
         let mut source = MtxSource::open(files).map_err(|e| e.to_string())?;
         let done = ingest(&mut source, staged.dir(), &opts).map_err(|e| e.to_string())?;
         MetaDb::create(
-            &meta_path(staged.dir()),
+            &staged.dir().join(META_FILE),
             &NewObs { cell_id: &done.obs.cell_id, n_counts: &done.obs.n_counts, n_genes: &done.obs.n_genes },
             &NewVar { gene_id: &done.var.gene_id, symbol: &done.var.symbol, feature_type: &done.var.feature_type, n_cells: &done.var.n_cells, n_counts: &done.var.n_counts },
         )?;
@@ -100,8 +95,8 @@ fn cs_ingest_mtx(matrix: Robj, features: Robj, barcodes: Robj, store: Robj, min_
 fn cs_store_info(store: Robj) -> Robj {
     guarded(|| {
         let dir = path(&store, "store")?;
-        let s = Store::open(&dir).map_err(|e| e.to_string())?;
-        let db = MetaDb::open(&meta_path(&dir))?;
+        let s = session::open(&dir)?;
+        let db = s.db();
         let kept = db.query("SELECT count(*) FILTER (WHERE keep) FROM obs")?;
         let n_kept = match &kept.columns[0] {
             Column::Int(v) => v[0].unwrap_or(0) as f64,
@@ -112,7 +107,7 @@ fn cs_store_info(store: Robj) -> Robj {
             .filter_map(|e| e.ok())
             .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?.len() as f64)))
             .collect();
-        let m = &s.manifest;
+        let m = &s.store.manifest;
         Ok(list!(
             n_cells = m.n_cells as f64,
             n_genes = m.n_genes as f64,
@@ -134,23 +129,46 @@ fn cs_store_info(store: Robj) -> Robj {
 }
 
 #[extendr]
+fn cs_close(store: Robj) -> Robj {
+    guarded(|| Ok(session::close(&path(&store, "store")?).into()))
+}
+
+#[extendr]
 fn cs_sql(store: Robj, query: Robj) -> Robj {
     guarded(|| {
-        let db = MetaDb::open(&meta_path(&path(&store, "store")?))?;
-        Ok(table_to_list(db.query(&string(&query, "query")?)?))
+        let s = session::open(&path(&store, "store")?)?;
+        let table = s.db().query(&string(&query, "query")?)?;
+        Ok(table_to_list(table))
+    })
+}
+
+/// Cell ids ("cells") or gene ids ("genes") in store order.
+#[extendr]
+fn cs_ids(store: Robj, which: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let ids = match string(&which, "which")?.as_str() {
+            "cells" => s.cell_ids()?,
+            _ => s.gene_ids()?,
+        };
+        Ok(ids.to_vec().into())
     })
 }
 
 #[extendr]
 fn cs_counts(store: Robj, cells: Robj, genes: Robj, layer: Robj) -> Robj {
     guarded(|| {
-        let s = Store::open(&path(&store, "store")?).map_err(|e| e.to_string())?;
-        let m = s.submatrix(&rust_indices(&cells, "cells")?, &rust_indices(&genes, "genes")?, layer_of(&layer)?).map_err(|e| e.to_string())?;
+        let s = session::open(&path(&store, "store")?)?;
+        let (cells, genes) = (rust_indices(&cells, "cells")?, rust_indices(&genes, "genes")?);
+        let m = s.store.submatrix(&cells, &genes, layer_of(&layer)?).map_err(|e| e.to_string())?;
+        let pick = |ids: &[String], at: &[u32]| at.iter().map(|&i| ids[i as usize].clone()).collect::<Vec<String>>();
         Ok(list!(
             i = m.row.iter().map(|&r| r as i32).collect::<Vec<i32>>(),
             p = m.col_ptr.iter().map(|&p| p as f64).collect::<Vec<f64>>(),
             x = m.value,
-            dim = vec![m.n_rows as i32, m.n_cols as i32]
+            dim = vec![m.n_rows as i32, m.n_cols as i32],
+            gene_ids = pick(s.gene_ids()?, &genes),
+            cell_ids = pick(s.cell_ids()?, &cells)
         )
         .into())
     })
@@ -159,27 +177,27 @@ fn cs_counts(store: Robj, cells: Robj, genes: Robj, layer: Robj) -> Robj {
 #[extendr]
 fn cs_gene_values(store: Robj, genes: Robj, layer: Robj) -> Robj {
     guarded(|| {
-        let s = Store::open(&path(&store, "store")?).map_err(|e| e.to_string())?;
-        let values = s.gene_values(&rust_indices(&genes, "genes")?, layer_of(&layer)?).map_err(|e| e.to_string())?;
+        let s = session::open(&path(&store, "store")?)?;
+        let values = s.store.gene_values(&rust_indices(&genes, "genes")?, layer_of(&layer)?).map_err(|e| e.to_string())?;
         Ok(List::from_values(values).into())
     })
 }
 
 #[extendr]
 fn cs_keep(store: Robj) -> Robj {
-    guarded(|| Ok(MetaDb::open(&meta_path(&path(&store, "store")?))?.keep()?.into()))
+    guarded(|| Ok(session::open(&path(&store, "store")?)?.db().keep()?.into()))
 }
 
 #[extendr]
 fn cs_set_keep(store: Robj, keep: Robj) -> Robj {
     guarded(|| {
-        let dir = path(&store, "store")?;
-        let n = Store::open(&dir).map_err(|e| e.to_string())?.n_cells();
+        let s = session::open(&path(&store, "store")?)?;
         let keep = flags(&keep, "keep")?;
-        if keep.len() != n {
-            return Err(format!("the kept-cell vector has {} values but the store has {n} cells", keep.len()));
+        if keep.len() != s.store.n_cells() {
+            return Err(format!("the kept-cell vector has {} values but the store has {} cells", keep.len(), s.store.n_cells()));
         }
-        Ok((MetaDb::open(&meta_path(&dir))?.set_keep(&keep)? as f64).into())
+        let generation = s.db().set_keep(&keep)?;
+        Ok((generation as f64).into())
     })
 }
 
@@ -188,7 +206,9 @@ extendr_module! {
     fn cs_simulate;
     fn cs_ingest_mtx;
     fn cs_store_info;
+    fn cs_close;
     fn cs_sql;
+    fn cs_ids;
     fn cs_counts;
     fn cs_gene_values;
     fn cs_keep;

@@ -100,6 +100,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
         magic: STORE_MAGIC.into(),
         format_version: STORE_VERSION,
         created_by: format!("cellstream {}", env!("CARGO_PKG_VERSION")),
+        store_id: crate::manifest::new_store_id(),
         n_cells: n_cells as u64,
         n_genes: kept_genes.len() as u64,
         nnz: written.nnz,

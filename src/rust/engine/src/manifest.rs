@@ -19,6 +19,8 @@ pub struct Manifest {
     pub magic: String,
     pub format_version: u32,
     pub created_by: String,
+    /// Unique per store: tells a cached open store from a new one written at the same path.
+    pub store_id: String,
     pub n_cells: u64,
     pub n_genes: u64,
     pub nnz: u64,
@@ -63,6 +65,13 @@ impl Manifest {
         }
         Ok(m)
     }
+}
+
+/// A fresh identifier for a new store (time, process and a counter; not a secret).
+pub fn new_store_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 /// A store being written. Dropping it without [`StagedStore::commit`] removes everything.
@@ -136,6 +145,7 @@ mod tests {
             magic: STORE_MAGIC.into(),
             format_version: STORE_VERSION,
             created_by: "test".into(),
+            store_id: new_store_id(),
             n_cells: 3,
             n_genes: 2,
             nnz: 4,
@@ -155,8 +165,10 @@ mod tests {
         assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0, "staging directory removed");
 
         let staged = StagedStore::begin(&target).unwrap();
-        staged.commit(&manifest()).unwrap();
-        assert_eq!(Manifest::read(&target).unwrap(), manifest());
+        let m = manifest();
+        staged.commit(&m).unwrap();
+        assert_eq!(Manifest::read(&target).unwrap(), m);
+        assert_ne!(new_store_id(), new_store_id());
         let again = StagedStore::begin(&target).err().unwrap().to_string();
         assert!(again.contains("already holds a cellstream store"), "{again}");
     }

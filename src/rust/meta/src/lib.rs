@@ -67,8 +67,22 @@ impl MetaDb {
         if !path.is_file() {
             return Err(format!("the metadata database '{}' is missing; the store is damaged", path.display()));
         }
-        let conn = Connection::open(path).map_err(db_err("cannot open the metadata database"))?;
+        let conn = Connection::open(path).map_err(|e| {
+            if e.to_string().contains("Could not set lock") {
+                format!("the store is open in another process ({e}); call close_store() there or end that R session")
+            } else {
+                format!("cannot open the metadata database: {e}")
+            }
+        })?;
         Ok(MetaDb { conn })
+    }
+
+    /// One text column of `obs` or `var` in row order (e.g. cell ids, gene symbols).
+    pub fn text_column(&self, table: &str, column: &str) -> Result<Vec<String>> {
+        let order = if table == "obs" { "cell_index" } else { "gene_index" };
+        let mut stmt = self.conn.prepare(&format!("SELECT \"{column}\" FROM {table} ORDER BY {order}")).map_err(db_err("cannot read metadata"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_err("cannot read metadata"))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(db_err("cannot read metadata"))
     }
 
     /// Runs any SQL; statements that return nothing give an empty table.
@@ -151,6 +165,8 @@ mod tests {
         let mut db = small(dir.path());
         assert_eq!(db.generation().unwrap(), 1);
         assert_eq!(db.keep().unwrap(), vec![true; 5]);
+        assert_eq!(db.text_column("obs", "cell_id").unwrap(), vec!["C0", "C1", "C2", "C3", "C4"]);
+        assert_eq!(db.text_column("var", "symbol").unwrap(), vec!["A", "A"]);
         assert_eq!(db.set_keep(&[true, false, true, false, true]).unwrap(), 2);
         drop(db);
         let db = MetaDb::open(&dir.path().join("m.duckdb")).unwrap();
