@@ -35,7 +35,7 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { min_cells: 0, min_genes: 0, min_counts: 0, target_sum: 1e4, genes_block_entries: 16 << 20 }
+        IngestOptions { min_cells: 0, min_genes: 0, min_counts: 0, target_sum: 1e4, genes_block_entries: 8 << 20 }
     }
 }
 
@@ -83,16 +83,22 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     let spill_dir = dir.join("spill.tmp");
     std::fs::create_dir(&spill_dir).ctx("cannot create", &spill_dir)?;
     let written = write_cells(source, dir, &new_gene, kept_genes.len(), &blocks, &spill_dir, opts)?;
-    if written.obs.cell_id.is_empty() {
+    if written.source_cell.is_empty() {
         return Err(Error::Input(format!(
             "all {n_input_cells} cells were filtered away: none has at least min_genes = {} genes and min_counts = {} counts; lower the filters",
             opts.min_genes, opts.min_counts
         )));
     }
-    let n_cells = written.obs.cell_id.len();
+    let n_cells = written.source_cell.len();
     let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &blocks, &written, n_cells, opts.target_sum)?;
     std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
 
+    let ids = source.cell_ids();
+    let obs = CellTable {
+        cell_id: written.source_cell.iter().map(|&c| ids[c as usize].clone()).collect(),
+        n_counts: written.n_counts,
+        n_genes: written.n_genes,
+    };
     let f = source.features();
     let pick = |v: &Vec<String>| kept_genes.iter().map(|&g| v[g as usize].clone()).collect();
     let var = GeneTable { gene_id: pick(&f.ids), symbol: pick(&f.symbols), feature_type: pick(&f.types), n_cells: gene_cells, n_counts: gene_counts };
@@ -114,7 +120,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
             min_counts: opts.min_counts,
         },
     };
-    Ok(Ingested { obs: written.obs, var, manifest })
+    Ok(Ingested { obs, var, manifest })
 }
 
 fn prescan(source: &mut dyn CellSource, n_genes: usize) -> Result<Vec<u32>> {
@@ -160,7 +166,10 @@ fn spill_path(dir: &Path, block: usize) -> PathBuf {
 }
 
 struct WrittenCells {
-    obs: CellTable,
+    /// Source position of each written cell (ids are looked up once, at the end).
+    source_cell: Vec<u32>,
+    n_counts: Vec<u64>,
+    n_genes: Vec<u32>,
     nnz: u64,
     /// Exact non-zeros per kept gene among the written cells.
     nnz_per_gene: Vec<u64>,
@@ -185,7 +194,7 @@ fn write_cells(
     spill_dir: &Path,
     opts: &IngestOptions,
 ) -> Result<WrittenCells> {
-    let cell_ids = source.cell_ids().to_vec();
+    let n_source_cells = source.cell_ids().len() as u32;
     let csr_path = dir.join(CELLS_FILE);
     let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;
     let mut spills = (0..blocks.len())
@@ -194,12 +203,12 @@ fn write_cells(
             File::create(&p).map(|f| BufWriter::with_capacity(256 << 10, f)).ctx("cannot create", &p)
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut out = WrittenCells { obs: CellTable::default(), nnz: 0, nnz_per_gene: vec![0; n_genes] };
+    let mut out = WrittenCells { source_cell: Vec::new(), n_counts: Vec::new(), n_genes: Vec::new(), nnz: 0, nnz_per_gene: vec![0; n_genes] };
     let keeps_empty_cells = opts.min_genes == 0 && opts.min_counts == 0;
     let mut next_source_cell = 0u32;
 
     let mut append = |cell: PreparedCell, out: &mut WrittenCells, csr: &mut ChunkWriter| -> Result<()> {
-        let new_cell = out.obs.cell_id.len() as u32;
+        let new_cell = out.source_cell.len() as u32;
         csr.push_compressed(&cell.compressed, cell.payload_len, cell.genes.len())?;
         for (&g, &c) in cell.genes.iter().zip(&cell.counts) {
             out.nnz_per_gene[g as usize] += 1;
@@ -211,9 +220,9 @@ fn write_cells(
             w.write_all(&record).map_err(|e| Error::io("cannot write a temporary spill file", e))?;
         }
         out.nnz += cell.genes.len() as u64;
-        out.obs.cell_id.push(cell_ids[cell.source_cell as usize].clone());
-        out.obs.n_counts.push(cell.library_size);
-        out.obs.n_genes.push(cell.genes.len() as u32);
+        out.source_cell.push(cell.source_cell);
+        out.n_counts.push(cell.library_size);
+        out.n_genes.push(cell.genes.len() as u32);
         Ok(())
     };
     let empty_cell = |c: u32| PreparedCell { source_cell: c, genes: vec![], counts: vec![], library_size: 0, compressed: compress_chunk(&[], &[], &[], &mut Vec::new()).0, payload_len: crate::chunk::payload_len(0, 2) };
@@ -238,7 +247,7 @@ fn write_cells(
         Ok(())
     })?;
     if keeps_empty_cells {
-        for c in next_source_cell..cell_ids.len() as u32 {
+        for c in next_source_cell..n_source_cells {
             append(empty_cell(c), &mut out, &mut csr)?;
         }
     }
@@ -276,7 +285,7 @@ fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenC
     let n_genes = cells.nnz_per_gene.len();
     let mut csc = ChunkWriter::create(&dir.join(GENES_FILE), Axis::Genes, n_cells as u64)?;
     let mut gene_counts = vec![0u64; n_genes];
-    let library = &cells.obs.n_counts;
+    let library = &cells.n_counts;
     for b in 0..blocks.len() {
         let genes = blocks.range(b, n_genes);
         let mut offsets = Vec::with_capacity(genes.len() + 1);
