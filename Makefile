@@ -22,7 +22,7 @@ deps:
 
 install: deps
 	mkdir -p $(R_LIB)
-	R CMD INSTALL --no-test-load --library=$(R_LIB) .
+	R CMD INSTALL --library=$(R_LIB) .
 
 test-rust: deps
 	cargo test --release --locked --workspace
