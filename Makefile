@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR := $(CELLSTREAM_TARGET_DIR)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 R_LIB ?= $(HOME)/.cache/cellstream-rlib
 export R_LIBS_USER := $(R_LIB)
-APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown
+APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown pandoc curl
 
 .PHONY: deps install test test-rust test-r demo bench
 
@@ -18,7 +18,9 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@command -v cargo >/dev/null || { echo "Rust is missing: install it with rustup (https://rustup.rs), Rust >= 1.88"; exit 1; }
+	@command -v cargo >/dev/null || { \
+	  echo "installing Rust with rustup (https://rustup.rs)"; \
+	  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
 install: deps
 	mkdir -p $(R_LIB)
