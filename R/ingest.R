@@ -6,6 +6,8 @@
 #' `CreateSeuratObject(min.cells, min.features)`. Raw counts and log-normalised values
 #' (`log1p(count / library size * target_sum)`, Seurat's `LogNormalize`) are written
 #' cell-major and gene-major. The store appears only when complete; on error nothing is left.
+#' Files sorted by cell (as Cell Ranger writes them) stream directly; other orders are
+#' grouped by cell through temporary files first (one extra pass).
 #'
 #' @param path A 10x directory (Cell Ranger 2: `matrix.mtx`, `genes.tsv`, `barcodes.tsv`;
 #'   Cell Ranger 3: the same gzipped, with `features.tsv.gz`), or the path of the matrix

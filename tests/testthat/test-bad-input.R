@@ -56,8 +56,8 @@ test_that("duplicated barcodes, gene ids and entries", {
   expect_ingest_error(write_mtx(c(good_lines[1:2], "1 1 4"), 3, 3), "gene \\(row\\) 1 of cell \\(column\\) 1 appears twice")
 })
 
-test_that("entries not sorted by cell are refused with the reason", {
-  expect_ingest_error(write_mtx(c("1 2 1", "1 1 1"), 3, 3), "not grouped by cell in increasing column order")
+test_that("duplicates are found in files not sorted by cell too", {
+  expect_ingest_error(write_mtx(c("1 2 1", "1 1 1", "3 2 4", "1 2 5"), 3, 3), "gene \\(row\\) 1 of cell \\(column\\) 2 appears twice")
 })
 
 test_that("an empty matrix, and filters that remove everything", {

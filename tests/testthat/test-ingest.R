@@ -83,6 +83,20 @@ test_that("10x v2 (plain) and v3 (gzipped) layouts give the same store", {
   expect_identical(obs(a), obs(b))
 })
 
+test_that("MTX files not sorted by cell (e.g. written gene by gene) ingest the same", {
+  entries <- Matrix::summary(oracle)
+  for (ord in list(order(entries$i, entries$j), sample(nrow(entries)))) {
+    dir <- write_mtx(sprintf("%d %d %d", entries$i[ord], entries$j[ord], as.integer(entries$x[ord])),
+                     nrow(oracle), ncol(oracle), genes = rownames(oracle), barcodes = colnames(oracle))
+    parent <- tempfile("parent_")
+    dir.create(parent)
+    x <- ingest_mtx(dir, file.path(parent, "store"), min_cells = 5)
+    expect_equal(counts(x), oracle[Matrix::rowSums(oracle > 0) >= 5, ])
+    expect_only_files(parent, "store")
+    expect_false(any(grepl("tmp", list.files(x$path))))
+  }
+})
+
 test_that("kept cells persist with a generation, across reopening", {
   path <- tempfile("store_")
   x <- ingest_mtx(sim, path)

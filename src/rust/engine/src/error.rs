@@ -8,6 +8,10 @@ pub enum Error {
     /// Input data that cannot be ingested (wrong shape, bad values, missing files).
     #[error("{0}")]
     Input(String),
+    /// An input whose entries are not grouped by cell; the ingest then asks the source to
+    /// group them (`CellSource::group_by_cell`) and starts again.
+    #[error("{0}")]
+    NotGroupedByCell(String),
     /// A store that is damaged, incomplete or of another format version.
     #[error("{0}")]
     Corrupt(String),

@@ -13,11 +13,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::manifest::{IngestRecord, Manifest, CELLS_FILE, GENES_FILE, STORE_MAGIC, STORE_VERSION};
 use crate::norm::log_normalise;
 use crate::source::{CellBatch, CellSource};
+use crate::spill::{block_path, read_block, SpillWriter};
 use half::f16;
 use rayon::prelude::*;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -70,7 +69,14 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     let n_input_cells = source.cell_ids().len();
     let n_input_genes = source.features().len();
 
-    let cells_per_gene = prescan(source, n_input_genes)?;
+    let by_cell_dir = dir.join("by-cell.tmp");
+    let cells_per_gene = match prescan(source, n_input_genes) {
+        Err(Error::NotGroupedByCell(_)) => {
+            source.group_by_cell(&by_cell_dir)?;
+            prescan(source, n_input_genes)?
+        }
+        other => other?,
+    };
     let kept_genes: Vec<u32> = (0..n_input_genes as u32).filter(|&g| cells_per_gene[g as usize] >= opts.min_cells).collect();
     if kept_genes.is_empty() {
         return Err(Error::Input(format!("no gene is detected in at least min_cells = {} cells; lower min_cells", opts.min_cells)));
@@ -80,8 +86,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     let kept_nnz: Vec<u64> = kept_genes.iter().map(|&g| cells_per_gene[g as usize] as u64).collect();
     let blocks = GeneBlocks::plan(&kept_nnz, opts.genes_block_entries);
 
-    let spill_dir = dir.join("spill.tmp");
-    std::fs::create_dir(&spill_dir).ctx("cannot create", &spill_dir)?;
+    let spill_dir = dir.join("by-gene.tmp");
     let written = write_cells(source, dir, &new_gene, kept_genes.len(), &blocks, &spill_dir, opts)?;
     if written.source_cell.is_empty() {
         return Err(Error::Input(format!(
@@ -92,6 +97,9 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     let n_cells = written.source_cell.len();
     let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &blocks, &written, n_cells, opts.target_sum)?;
     std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
+    if by_cell_dir.exists() {
+        std::fs::remove_dir_all(&by_cell_dir).ctx("cannot remove", &by_cell_dir)?;
+    }
 
     let ids = source.cell_ids();
     let obs = CellTable {
@@ -161,10 +169,6 @@ impl GeneBlocks {
     }
 }
 
-fn spill_path(dir: &Path, block: usize) -> PathBuf {
-    dir.join(format!("block-{block}.bin"))
-}
-
 struct WrittenCells {
     /// Source position of each written cell (ids are looked up once, at the end).
     source_cell: Vec<u32>,
@@ -197,12 +201,7 @@ fn write_cells(
     let n_source_cells = source.cell_ids().len() as u32;
     let csr_path = dir.join(CELLS_FILE);
     let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;
-    let mut spills = (0..blocks.len())
-        .map(|b| {
-            let p = spill_path(spill_dir, b);
-            File::create(&p).map(|f| BufWriter::with_capacity(256 << 10, f)).ctx("cannot create", &p)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut spills = SpillWriter::create(spill_dir, blocks.len())?;
     let mut out = WrittenCells { source_cell: Vec::new(), n_counts: Vec::new(), n_genes: Vec::new(), nnz: 0, nnz_per_gene: vec![0; n_genes] };
     let keeps_empty_cells = opts.min_genes == 0 && opts.min_counts == 0;
     let mut next_source_cell = 0u32;
@@ -212,12 +211,7 @@ fn write_cells(
         csr.push_compressed(&cell.compressed, cell.payload_len, cell.genes.len())?;
         for (&g, &c) in cell.genes.iter().zip(&cell.counts) {
             out.nnz_per_gene[g as usize] += 1;
-            let w = &mut spills[blocks.block_of_gene[g as usize] as usize];
-            let mut record = [0u8; 12];
-            record[0..4].copy_from_slice(&new_cell.to_le_bytes());
-            record[4..8].copy_from_slice(&g.to_le_bytes());
-            record[8..12].copy_from_slice(&c.to_le_bytes());
-            w.write_all(&record).map_err(|e| Error::io("cannot write a temporary spill file", e))?;
+            spills.push(blocks.block_of_gene[g as usize] as usize, [new_cell, g, c])?;
         }
         out.nnz += cell.genes.len() as u64;
         out.source_cell.push(cell.source_cell);
@@ -251,9 +245,7 @@ fn write_cells(
             append(empty_cell(c), &mut out, &mut csr)?;
         }
     }
-    for mut w in spills {
-        w.flush().map_err(|e| Error::io("cannot write a temporary spill file", e))?;
-    }
+    spills.finish()?;
     csr.finish()?;
     Ok(out)
 }
@@ -297,20 +289,14 @@ fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenC
         let mut cell_of = vec![0u32; total];
         let mut count_of = vec![0u32; total];
         let mut fill = offsets.clone();
-        let path = spill_path(spill_dir, b);
-        let mut reader = BufReader::with_capacity(1 << 20, File::open(&path).ctx("cannot open", &path)?);
-        let mut record = [0u8; 12];
-        for _ in 0..total {
-            reader.read_exact(&mut record).ctx("cannot read", &path)?;
-            let cell = u32::from_le_bytes(record[0..4].try_into().unwrap());
-            let local = u32::from_le_bytes(record[4..8].try_into().unwrap()) as usize - genes.start;
-            let at = fill[local];
-            cell_of[at] = cell;
-            count_of[at] = u32::from_le_bytes(record[8..12].try_into().unwrap());
+        read_block(spill_dir, b, |[cell, gene, count]| {
+            let local = gene as usize - genes.start;
+            cell_of[fill[local]] = cell;
+            count_of[fill[local]] = count;
             fill[local] += 1;
-        }
-        drop(reader);
-        std::fs::remove_file(&path).ctx("cannot remove", &path)?;
+        })?;
+        let done = block_path(spill_dir, b);
+        std::fs::remove_file(&done).ctx("cannot remove", &done)?;
         let chunks: Vec<(Vec<u8>, usize, u64)> = (0..genes.len())
             .into_par_iter()
             .map_init(Vec::new, |scratch, local| {

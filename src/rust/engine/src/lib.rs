@@ -10,6 +10,7 @@ pub mod mtx;
 pub mod norm;
 pub mod simulate;
 pub mod source;
+mod spill;
 pub mod store;
 #[cfg(test)]
 mod testdir;

@@ -5,6 +5,7 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::source::{CellBatch, CellSource, Features};
+use crate::spill::{read_block, SpillWriter};
 use crate::textio::{open_maybe_gz, read_tsv};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -14,6 +15,10 @@ use std::sync::mpsc::sync_channel;
 
 const BLOCK_BYTES: usize = 4 << 20;
 const BLOCKS_PER_BATCH: usize = 8;
+/// Entries per cell block when an unsorted file is grouped by cell (~100 MB in memory).
+const CELL_BLOCK_ENTRIES: u64 = 8 << 20;
+/// Entries per batch handed on from a cell block.
+const BATCH_ENTRIES: usize = 1 << 20;
 
 /// The three files of a 10x matrix directory.
 #[derive(Debug, Clone)]
@@ -61,6 +66,16 @@ pub struct MtxSource {
     files: MtxFiles,
     cell_ids: Vec<String>,
     features: Features,
+    /// Set once an unsorted file has been grouped by cell into temporary block files.
+    by_cell: Option<CellBlocks>,
+    cell_block_entries: u64,
+}
+
+/// Temporary files of (cell, gene, count) records, one per range of `cells_per_block` cells.
+struct CellBlocks {
+    dir: PathBuf,
+    n_blocks: usize,
+    cells_per_block: usize,
 }
 
 impl MtxSource {
@@ -83,7 +98,7 @@ impl MtxSource {
         if header.n_cells == 0 || header.n_genes == 0 || header.nnz == 0 {
             return Err(Error::Input(format!("'{}' is an empty matrix ({} genes x {} cells, {} non-zeros)", files.matrix.display(), header.n_genes, header.n_cells, header.nnz)));
         }
-        Ok(MtxSource { files, cell_ids, features })
+        Ok(MtxSource { files, cell_ids, features, by_cell: None, cell_block_entries: CELL_BLOCK_ENTRIES })
     }
 }
 
@@ -291,8 +306,8 @@ impl CellGrouper {
                 let cell = block.cells[k];
                 if let Some(last) = self.last_cell {
                     if cell < last {
-                        return Err(Error::Input(format!(
-                            "'{}': entries are not grouped by cell in increasing column order (column {} after column {}, near line {}); cellstream streams MTX files sorted by column as Cell Ranger writes them",
+                        return Err(Error::NotGroupedByCell(format!(
+                            "'{}': entries are not grouped by cell in increasing column order (column {} after column {}, near line {})",
                             path.display(), cell + 1, last + 1, near_line
                         )));
                     }
@@ -367,47 +382,180 @@ impl CellSource for MtxSource {
 
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()> {
         let path = self.files.matrix.clone();
-        let (rx, reader, header) = spawn_block_reader(path.clone())?;
+        if let Some(blocks) = &self.by_cell {
+            return blocks.pass(&path, visit);
+        }
         let mut grouper = CellGrouper { last_cell: None, pending: Parsed::default() };
-        let mut lines_before = header.lines;
-        let mut data_lines = 0u64;
-        let mut end = false;
-        while !end {
-            let mut blocks = Vec::with_capacity(BLOCKS_PER_BATCH);
-            while blocks.len() < BLOCKS_PER_BATCH {
-                match rx.recv() {
-                    Ok(block) => blocks.push(block?),
-                    Err(_) => {
-                        end = true;
-                        break;
-                    }
-                }
+        for_each_parsed(&path, |parsed, end, near_line| {
+            let batch = grouper.push(parsed, end, &path, near_line)?;
+            if batch.is_empty() {
+                Ok(())
+            } else {
+                visit(batch)
             }
-            let parsed: Vec<std::result::Result<Parsed, (u64, String)>> = blocks.par_iter().map(|b| parse_block(b, &header)).collect();
-            let mut ok = Vec::with_capacity(parsed.len());
+        })
+    }
+
+    /// One pass that writes every entry to the file of its block of cells.
+    fn group_by_cell(&mut self, scratch: &Path) -> Result<()> {
+        let path = self.files.matrix.clone();
+        let (header, _) = read_header(&path)?;
+        let n_cells = self.cell_ids.len();
+        let n_blocks = header.nnz.div_ceil(self.cell_block_entries).clamp(1, n_cells as u64) as usize;
+        let cells_per_block = n_cells.div_ceil(n_blocks);
+        let mut spill = SpillWriter::create(scratch, n_blocks)?;
+        for_each_parsed(&path, |parsed, _, _| {
             for p in parsed {
-                match p {
-                    Ok(p) => {
-                        lines_before += p.lines;
-                        data_lines += p.data_lines;
-                        ok.push(p);
-                    }
-                    Err((line, why)) => return Err(Error::Input(format!("'{}' line {}: {why}", path.display(), lines_before + line))),
+                for k in 0..p.cells.len() {
+                    spill.push(p.cells[k] as usize / cells_per_block, [p.cells[k], p.genes[k], p.counts[k]])?;
                 }
             }
-            let batch = grouper.push(ok, end, &path, lines_before)?;
+            Ok(())
+        })?;
+        spill.finish()?;
+        self.by_cell = Some(CellBlocks { dir: scratch.to_path_buf(), n_blocks, cells_per_block });
+        Ok(())
+    }
+}
+
+/// Parses the data section in parallel and hands each batch of parsed blocks to `f`, with
+/// whether it is the last batch and the number of lines read so far; checks the declared
+/// number of non-zeros at the end.
+fn for_each_parsed(path: &Path, mut f: impl FnMut(Vec<Parsed>, bool, u64) -> Result<()>) -> Result<()> {
+    let (rx, reader, header) = spawn_block_reader(path.to_path_buf())?;
+    let mut lines_before = header.lines;
+    let mut data_lines = 0u64;
+    let mut end = false;
+    while !end {
+        let mut blocks = Vec::with_capacity(BLOCKS_PER_BATCH);
+        while blocks.len() < BLOCKS_PER_BATCH {
+            match rx.recv() {
+                Ok(block) => blocks.push(block?),
+                Err(_) => {
+                    end = true;
+                    break;
+                }
+            }
+        }
+        let parsed: Vec<std::result::Result<Parsed, (u64, String)>> = blocks.par_iter().map(|b| parse_block(b, &header)).collect();
+        let mut ok = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            match p {
+                Ok(p) => {
+                    lines_before += p.lines;
+                    data_lines += p.data_lines;
+                    ok.push(p);
+                }
+                Err((line, why)) => return Err(Error::Input(format!("'{}' line {}: {why}", path.display(), lines_before + line))),
+            }
+        }
+        f(ok, end, lines_before)?;
+    }
+    drop(rx);
+    let _ = reader.join();
+    if data_lines != header.nnz {
+        return Err(Error::Input(format!(
+            "'{}' declares {} non-zeros in its header but holds {data_lines} entries (truncated file or wrong header)",
+            path.display(), header.nnz
+        )));
+    }
+    Ok(())
+}
+
+impl CellBlocks {
+    /// Reads the block files in cell order, groups each block's records by cell with a
+    /// counting sort and hands them on in batches. The files stay for the next pass; the
+    /// ingest removes the directory.
+    fn pass(&self, path: &Path, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()> {
+        for b in 0..self.n_blocks {
+            let first_cell = (b * self.cells_per_block) as u32;
+            let (mut cells, mut genes, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+            read_block(&self.dir, b, |[c, g, n]| {
+                cells.push(c - first_cell);
+                genes.push(g);
+                counts.push(n);
+            })?;
+            let mut offsets = vec![0usize; self.cells_per_block + 1];
+            cells.iter().for_each(|&c| offsets[c as usize + 1] += 1);
+            for i in 0..self.cells_per_block {
+                offsets[i + 1] += offsets[i];
+            }
+            let mut fill = offsets.clone();
+            let (mut by_cell_genes, mut by_cell_counts) = (vec![0u32; genes.len()], vec![0u32; genes.len()]);
+            for k in 0..cells.len() {
+                let at = &mut fill[cells[k] as usize];
+                by_cell_genes[*at] = genes[k];
+                by_cell_counts[*at] = counts[k];
+                *at += 1;
+            }
+            drop((cells, genes, counts));
+            let mut batch = CellBatch { offsets: vec![0], ..Default::default() };
+            for local in 0..self.cells_per_block {
+                let r = offsets[local]..offsets[local + 1];
+                if r.is_empty() {
+                    continue;
+                }
+                batch.cells.push(first_cell + local as u32);
+                batch.genes.extend_from_slice(&by_cell_genes[r.clone()]);
+                batch.counts.extend_from_slice(&by_cell_counts[r]);
+                batch.offsets.push(batch.genes.len());
+                if batch.genes.len() >= BATCH_ENTRIES {
+                    sort_within_cells(&mut batch, path)?;
+                    visit(std::mem::replace(&mut batch, CellBatch { offsets: vec![0], ..Default::default() }))?;
+                }
+            }
             if !batch.is_empty() {
+                sort_within_cells(&mut batch, path)?;
                 visit(batch)?;
             }
         }
-        drop(rx);
-        let _ = reader.join();
-        if data_lines != header.nnz {
-            return Err(Error::Input(format!(
-                "'{}' declares {} non-zeros in its header but holds {data_lines} entries (truncated file or wrong header)",
-                path.display(), header.nnz
-            )));
-        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::{simulate_10x, SimOptions};
+    use crate::testdir::TestDir;
+
+    fn all_cells(source: &mut MtxSource) -> Result<Vec<(u32, Vec<u32>, Vec<u32>)>> {
+        let mut out = Vec::new();
+        source.pass(&mut |b: CellBatch| {
+            (0..b.len()).for_each(|k| {
+                let (c, g, n) = b.cell(k);
+                out.push((c, g.to_vec(), n.to_vec()));
+            });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn unsorted_file_is_grouped_by_cell_across_several_blocks() {
+        let dir = TestDir::new();
+        let sorted = dir.path().join("sorted");
+        simulate_10x(&sorted, &SimOptions { n_cells: 300, n_genes: 120, v3: false, ..Default::default() }).unwrap();
+        let text = std::fs::read_to_string(sorted.join("matrix.mtx")).unwrap();
+        // The simulator writes three header lines: banner, a comment, the size line.
+        let head: Vec<&str> = text.lines().take(3).collect();
+        let mut body: Vec<&str> = text.lines().skip(3).collect();
+        body.reverse();
+        body.swap(10, 500);
+        let shuffled = dir.path().join("shuffled");
+        std::fs::create_dir(&shuffled).unwrap();
+        std::fs::write(shuffled.join("matrix.mtx"), format!("{}\n{}\n", head.join("\n"), body.join("\n"))).unwrap();
+        for f in ["genes.tsv", "barcodes.tsv"] {
+            std::fs::copy(sorted.join(f), shuffled.join(f)).unwrap();
+        }
+
+        let expected = all_cells(&mut MtxSource::open(MtxFiles::in_dir(&sorted).unwrap()).unwrap()).unwrap();
+        let mut source = MtxSource::open(MtxFiles::in_dir(&shuffled).unwrap()).unwrap();
+        assert!(matches!(all_cells(&mut source), Err(Error::NotGroupedByCell(_))));
+        source.cell_block_entries = 1000;
+        source.group_by_cell(&dir.path().join("scratch")).unwrap();
+        assert!(source.by_cell.as_ref().unwrap().n_blocks > 5);
+        assert_eq!(all_cells(&mut source).unwrap(), expected);
+        assert_eq!(all_cells(&mut source).unwrap(), expected, "a second pass gives the same cells");
     }
 }

@@ -2,7 +2,8 @@
 //! Readers (10x MTX here; h5ad and 10x HDF5 later) implement [`CellSource`]; one writer
 //! (`ingest`) does pre-scan, filtering, normalisation, CSR and CSC for all of them.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use std::path::Path;
 
 /// Consecutive cells (by increasing index; cells absent from a batch hold no counts).
 /// Within a cell, genes are strictly increasing and counts are > 0.
@@ -53,4 +54,9 @@ pub trait CellSource {
     /// One streaming pass over all non-zeros, in increasing cell order. Called twice by the
     /// ingest (pre-scan, then write); every pass must yield the same data.
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()>;
+    /// Called when a pass failed with [`Error::NotGroupedByCell`]: rearrange the input (in
+    /// bounded memory, using `scratch`, a directory to create) so later passes are grouped.
+    fn group_by_cell(&mut self, _scratch: &Path) -> Result<()> {
+        Err(Error::Input(format!("'{}': entries are not grouped by cell", self.describe())))
+    }
 }
