@@ -151,7 +151,7 @@ fn cs_ids(store: Robj, which: Robj) -> Robj {
             "cells" => s.cell_ids()?,
             _ => s.gene_ids()?,
         };
-        Ok(ids.to_vec().into())
+        Ok(Strings::from_values(ids.iter().map(String::as_str)).into())
     })
 }
 
@@ -161,7 +161,7 @@ fn cs_counts(store: Robj, cells: Robj, genes: Robj, layer: Robj) -> Robj {
         let s = session::open(&path(&store, "store")?)?;
         let (cells, genes) = (rust_indices(&cells, "cells")?, rust_indices(&genes, "genes")?);
         let m = s.store.submatrix(&cells, &genes, layer_of(&layer)?).map_err(|e| e.to_string())?;
-        let pick = |ids: &[String], at: &[u32]| at.iter().map(|&i| ids[i as usize].clone()).collect::<Vec<String>>();
+        let pick = |ids: &[String], at: &[u32]| Strings::from_values(at.iter().map(|&i| ids[i as usize].as_str()));
         Ok(list!(
             i = m.row.iter().map(|&r| r as i32).collect::<Vec<i32>>(),
             p = m.col_ptr.iter().map(|&p| p as f64).collect::<Vec<f64>>(),
