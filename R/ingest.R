@@ -7,7 +7,8 @@
 #' (`log1p(count / library size * target_sum)`, Seurat's `LogNormalize`) are written
 #' cell-major and gene-major. The store appears only when complete; on error nothing is left.
 #' Files sorted by cell (as Cell Ranger writes them) stream directly; other orders are
-#' grouped by cell through temporary files first (one extra pass).
+#' grouped by cell through temporary files first (one extra pass). Ctrl-C stops the ingest
+#' between batches and removes its partial files.
 #'
 #' @param path A 10x directory (Cell Ranger 2: `matrix.mtx`, `genes.tsv`, `barcodes.tsv`;
 #'   Cell Ranger 3: the same gzipped, with `features.tsv.gz`), or the path of the matrix

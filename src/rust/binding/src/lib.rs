@@ -14,6 +14,16 @@ use convert::*;
 
 type Res<T> = std::result::Result<T, String>;
 
+extern "C" {
+    /// src/interrupt.c: true when the user pressed Ctrl-C (checked on R's main thread).
+    fn cellstream_interrupt_pending() -> std::os::raw::c_int;
+}
+
+fn user_interrupted() -> bool {
+    // SAFETY: called only from the R main thread, between batches of work.
+    unsafe { cellstream_interrupt_pending() != 0 }
+}
+
 /// Runs `body`, turning errors and panics into a `cellstream_error` string for R.
 fn guarded(body: impl FnOnce() -> Res<Robj>) -> Robj {
     static QUIET: std::sync::Once = std::sync::Once::new();
@@ -49,7 +59,7 @@ fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: 
         if !(o.theta > 0.0 && o.median_library > 0.0 && o.library_sdlog >= 0.0 && (0.0..=1.0).contains(&o.damaged_fraction)) {
             return Err("theta and median_library must be positive, library_sdlog >= 0, damaged_fraction within [0, 1]".into());
         }
-        let sim = simulate_10x(&path(&dir, "path")?, &o).map_err(|e| e.to_string())?;
+        let sim = simulate_10x(&path(&dir, "path")?, &o, &user_interrupted).map_err(|e| e.to_string())?;
         Ok(list!(
             nnz = sim.nnz as f64,
             cell_id = (0..o.n_cells).map(barcode).collect::<Vec<String>>(),
@@ -79,7 +89,7 @@ fn cs_ingest_mtx(matrix: Robj, features: Robj, barcodes: Robj, store: Robj, min_
         let target = path(&store, "store")?;
         let staged = StagedStore::begin(&target).map_err(|e| e.to_string())?;
         let mut source = MtxSource::open(files).map_err(|e| e.to_string())?;
-        let done = ingest(&mut source, staged.dir(), &opts).map_err(|e| e.to_string())?;
+        let done = ingest(&mut source, staged.dir(), &opts, &user_interrupted).map_err(|e| e.to_string())?;
         MetaDb::create(
             &staged.dir().join(META_FILE),
             &NewObs { cell_id: &done.obs.cell_id, n_counts: &done.obs.n_counts, n_genes: &done.obs.n_genes },

@@ -18,6 +18,9 @@ pub enum Error {
     /// A request that does not fit the store (index out of range, unknown gene, ...).
     #[error("{0}")]
     Request(String),
+    /// The user interrupted a long operation; nothing was left behind.
+    #[error("interrupted by the user; nothing was written")]
+    Interrupted,
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }
@@ -38,5 +41,16 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, what: &str, path: &Path) -> Result<T> {
         self.map_err(|e| Error::io(format!("{what} '{}'", path.display()), e))
+    }
+}
+
+/// Asked between batches of long work; returns true when the user wants to stop.
+pub type Interrupt<'a> = &'a dyn Fn() -> bool;
+
+pub fn check(interrupted: Interrupt) -> Result<()> {
+    if interrupted() {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
     }
 }

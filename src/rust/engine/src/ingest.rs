@@ -9,7 +9,7 @@
 //!    beyond per-cell vectors of a few bytes.
 
 use crate::chunkfile::{compress_chunk, Axis, ChunkWriter};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{check, Error, Interrupt, IoContext, Result};
 use crate::manifest::{IngestRecord, Manifest, CELLS_FILE, GENES_FILE, STORE_MAGIC, STORE_VERSION};
 use crate::norm::log_normalise;
 use crate::source::{CellBatch, CellSource};
@@ -61,8 +61,9 @@ pub struct Ingested {
     pub manifest: Manifest,
 }
 
-/// Writes `cells.chunks` and `genes.chunks` of a new store into `dir`.
-pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> Result<Ingested> {
+/// Writes `cells.chunks` and `genes.chunks` of a new store into `dir`, asking `interrupted`
+/// between batches.
+pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, interrupted: Interrupt) -> Result<Ingested> {
     if !(opts.target_sum > 0.0 && opts.target_sum.is_finite()) {
         return Err(Error::Request(format!("target_sum must be a positive number, not {}", opts.target_sum)));
     }
@@ -70,10 +71,10 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     let n_input_genes = source.features().len();
 
     let by_cell_dir = dir.join("by-cell.tmp");
-    let cells_per_gene = match prescan(source, n_input_genes) {
+    let cells_per_gene = match prescan(source, n_input_genes, interrupted) {
         Err(Error::NotGroupedByCell(_)) => {
             source.group_by_cell(&by_cell_dir)?;
-            prescan(source, n_input_genes)?
+            prescan(source, n_input_genes, interrupted)?
         }
         other => other?,
     };
@@ -87,7 +88,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     let blocks = GeneBlocks::plan(&kept_nnz, opts.genes_block_entries);
 
     let spill_dir = dir.join("by-gene.tmp");
-    let written = write_cells(source, dir, &new_gene, kept_genes.len(), &blocks, &spill_dir, opts)?;
+    let written = write_cells(source, dir, &new_gene, kept_genes.len(), &blocks, &spill_dir, opts, interrupted)?;
     if written.source_cell.is_empty() {
         return Err(Error::Input(format!(
             "all {n_input_cells} cells were filtered away: none has at least min_genes = {} genes and min_counts = {} counts; lower the filters",
@@ -95,7 +96,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
         )));
     }
     let n_cells = written.source_cell.len();
-    let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &blocks, &written, n_cells, opts.target_sum)?;
+    let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &blocks, &written, n_cells, opts.target_sum, interrupted)?;
     std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
     if by_cell_dir.exists() {
         std::fs::remove_dir_all(&by_cell_dir).ctx("cannot remove", &by_cell_dir)?;
@@ -131,9 +132,10 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions) -> 
     Ok(Ingested { obs, var, manifest })
 }
 
-fn prescan(source: &mut dyn CellSource, n_genes: usize) -> Result<Vec<u32>> {
+fn prescan(source: &mut dyn CellSource, n_genes: usize, interrupted: Interrupt) -> Result<Vec<u32>> {
     let mut cells_per_gene = vec![0u32; n_genes];
     source.pass(&mut |batch: CellBatch| {
+        check(interrupted)?;
         batch.genes.iter().for_each(|&g| cells_per_gene[g as usize] += 1);
         Ok(())
     })?;
@@ -197,6 +199,7 @@ fn write_cells(
     blocks: &GeneBlocks,
     spill_dir: &Path,
     opts: &IngestOptions,
+    interrupted: Interrupt,
 ) -> Result<WrittenCells> {
     let n_source_cells = source.cell_ids().len() as u32;
     let csr_path = dir.join(CELLS_FILE);
@@ -222,6 +225,7 @@ fn write_cells(
     let empty_cell = |c: u32| PreparedCell { source_cell: c, genes: vec![], counts: vec![], library_size: 0, compressed: compress_chunk(&[], &[], &[], &mut Vec::new()).0, payload_len: crate::chunk::payload_len(0, 2) };
 
     source.pass(&mut |batch: CellBatch| {
+        check(interrupted)?;
         let prepared: Vec<Option<PreparedCell>> = (0..batch.len())
             .into_par_iter()
             .map_init(Vec::new, |scratch, k| prepare_cell(&batch, k, new_gene, opts, scratch))
@@ -273,12 +277,13 @@ fn prepare_cell(batch: &CellBatch, k: usize, new_gene: &[u32], opts: &IngestOpti
 
 /// Writes the gene-major file from the spills, one gene block in memory at a time.
 /// Returns cells detected and total counts per gene.
-fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenCells, n_cells: usize, target_sum: f64) -> Result<(Vec<u32>, Vec<u64>)> {
+fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenCells, n_cells: usize, target_sum: f64, interrupted: Interrupt) -> Result<(Vec<u32>, Vec<u64>)> {
     let n_genes = cells.nnz_per_gene.len();
     let mut csc = ChunkWriter::create(&dir.join(GENES_FILE), Axis::Genes, n_cells as u64)?;
     let mut gene_counts = vec![0u64; n_genes];
     let library = &cells.n_counts;
     for b in 0..blocks.len() {
+        check(interrupted)?;
         let genes = blocks.range(b, n_genes);
         let mut offsets = Vec::with_capacity(genes.len() + 1);
         offsets.push(0usize);
@@ -315,4 +320,35 @@ fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenC
     csc.finish()?;
     let gene_cells = cells.nnz_per_gene.iter().map(|&n| n as u32).collect();
     Ok((gene_cells, gene_counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mtx::{MtxFiles, MtxSource};
+    use crate::simulate::{simulate_10x, SimOptions};
+    use crate::testdir::TestDir;
+    use std::cell::Cell;
+
+    #[test]
+    fn an_interrupt_stops_the_ingest_between_batches() {
+        let dir = TestDir::new();
+        let sim = dir.path().join("sim");
+        simulate_10x(&sim, &SimOptions { n_cells: 3000, n_genes: 500, ..Default::default() }, &|| false).unwrap();
+        let open = || MtxSource::open(MtxFiles::in_dir(&sim).unwrap()).unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let asked = Cell::new(0);
+        let after_two = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 2
+        };
+        let err = ingest(&mut open(), &out, &IngestOptions::default(), &after_two).err().unwrap();
+        assert!(matches!(err, Error::Interrupted), "{err}");
+        assert_eq!(asked.get(), 3);
+        let out2 = dir.path().join("out2");
+        std::fs::create_dir(&out2).unwrap();
+        let done = ingest(&mut open(), &out2, &IngestOptions::default(), &|| false).unwrap();
+        assert_eq!(done.manifest.n_cells, 3000);
+    }
 }

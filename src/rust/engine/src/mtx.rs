@@ -535,7 +535,7 @@ mod tests {
     fn unsorted_file_is_grouped_by_cell_across_several_blocks() {
         let dir = TestDir::new();
         let sorted = dir.path().join("sorted");
-        simulate_10x(&sorted, &SimOptions { n_cells: 300, n_genes: 120, v3: false, ..Default::default() }).unwrap();
+        simulate_10x(&sorted, &SimOptions { n_cells: 300, n_genes: 120, v3: false, ..Default::default() }, &|| false).unwrap();
         let text = std::fs::read_to_string(sorted.join("matrix.mtx")).unwrap();
         // The simulator writes three header lines: banner, a comment, the size line.
         let head: Vec<&str> = text.lines().take(3).collect();

@@ -8,7 +8,7 @@
 //! drawn by thinning a Poisson(library) process over genes (alias table of the cell's cluster
 //! profile), accepting gene g with probability ln(1 + x)/x, x = mu_g / r. This is exact.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{check, Error, Interrupt, IoContext, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use rand::{Rng, SeedableRng};
@@ -207,8 +207,8 @@ pub struct Simulated {
 }
 
 /// Writes a 10x directory `dir` (created; must not exist) and `truth.tsv(.gz)` beside the
-/// matrix with each cell's cluster and damaged flag.
-pub fn simulate_10x(dir: &Path, o: &SimOptions) -> Result<Simulated> {
+/// matrix with each cell's cluster and damaged flag. On error or interrupt, `dir` is removed.
+pub fn simulate_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simulated> {
     if o.n_cells == 0 || o.n_genes < 20 || o.n_clusters == 0 {
         return Err(Error::Request("simulate_counts needs n_cells >= 1, n_genes >= 20 and n_clusters >= 1".into()));
     }
@@ -216,6 +216,14 @@ pub fn simulate_10x(dir: &Path, o: &SimOptions) -> Result<Simulated> {
         return Err(Error::Request(format!("'{}' already exists; choose a new directory", dir.display())));
     }
     std::fs::create_dir_all(dir).ctx("cannot create", dir)?;
+    let written = write_10x(dir, o, interrupted);
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    written
+}
+
+fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simulated> {
     let model = Model::new(o)?;
     let ext = if o.v3 { ".gz" } else { "" };
     let name = |stem: &str| dir.join(format!("{stem}{ext}"));
@@ -225,6 +233,7 @@ pub fn simulate_10x(dir: &Path, o: &SimOptions) -> Result<Simulated> {
     let mut sim = Simulated { nnz: 0, cluster: Vec::with_capacity(o.n_cells), damaged: Vec::with_capacity(o.n_cells) };
     let groups: Vec<usize> = (0..o.n_cells).step_by(CELLS_PER_GROUP).collect();
     for batch in groups.chunks(GROUPS_PER_BATCH) {
+        check(interrupted)?;
         let encoded: Vec<(Vec<u8>, u64, Vec<(u32, bool)>)> = batch
             .par_iter()
             .map(|&first| {

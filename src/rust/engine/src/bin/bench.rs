@@ -30,7 +30,7 @@ fn main() {
 fn simulate(dir: &str, n_cells: &str, n_genes: &str) -> Result<(), String> {
     let o = SimOptions { n_cells: n_cells.parse().map_err(|_| "N_CELLS")?, n_genes: n_genes.parse().map_err(|_| "N_GENES")?, n_clusters: 10, median_library: 2500.0, ..Default::default() };
     let t = Instant::now();
-    let sim = simulate_10x(Path::new(dir), &o).map_err(|e| e.to_string())?;
+    let sim = simulate_10x(Path::new(dir), &o, &|| false).map_err(|e| e.to_string())?;
     println!("simulated {} cells, {} non-zeros in {:.1} s", o.n_cells, sim.nnz, t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -39,7 +39,7 @@ fn run_ingest(mtx: &str, out: &str) -> Result<(), String> {
     std::fs::create_dir(out).map_err(|e| format!("{out}: {e}"))?;
     let t = Instant::now();
     let mut source = MtxSource::open(MtxFiles::in_dir(Path::new(mtx)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let done = ingest(&mut source, Path::new(out), &IngestOptions::default()).map_err(|e| e.to_string())?;
+    let done = ingest(&mut source, Path::new(out), &IngestOptions::default(), &|| false).map_err(|e| e.to_string())?;
     println!("ingested {} cells x {} genes, {} non-zeros in {:.1} s", done.manifest.n_cells, done.manifest.n_genes, done.manifest.nnz, t.elapsed().as_secs_f64());
     Ok(())
 }
