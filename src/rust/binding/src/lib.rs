@@ -43,6 +43,7 @@ fn guarded(body: impl FnOnce() -> Res<Robj>) -> Robj {
 }
 
 #[extendr]
+#[allow(clippy::too_many_arguments)] // mirrors simulate_counts()
 fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: Robj, median_library: Robj, library_sdlog: Robj, theta: Robj, damaged_fraction: Robj, v3: Robj) -> Robj {
     guarded(|| {
         let o = SimOptions {
@@ -71,6 +72,7 @@ fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: 
 }
 
 #[extendr]
+#[allow(clippy::too_many_arguments)] // mirrors ingest_mtx()
 fn cs_ingest_mtx(matrix: Robj, features: Robj, barcodes: Robj, store: Robj, min_cells: Robj, min_genes: Robj, min_counts: Robj, target_sum: Robj) -> Robj {
     guarded(|| {
         let matrix = path(&matrix, "path")?;

@@ -62,7 +62,7 @@ impl OpenStore {
     }
 }
 
-fn cached<'a>(cell: &'a OnceLock<Vec<String>>, load: impl FnOnce() -> Res<Vec<String>>) -> Res<&'a [String]> {
+fn cached(cell: &OnceLock<Vec<String>>, load: impl FnOnce() -> Res<Vec<String>>) -> Res<&[String]> {
     if let Some(v) = cell.get() {
         return Ok(v);
     }

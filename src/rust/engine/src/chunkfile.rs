@@ -356,7 +356,8 @@ mod tests {
         let path = dir.path().join("m.chunks");
         write(&path, &vec![(vec![1], vec![1]); 5], 4);
         let good = std::fs::read(&path).unwrap();
-        let cases: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 4] = [
+        type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+        let cases: [(&str, Damage); 4] = [
             ("wrong magic", Box::new(|b| b[0] = b'X')),
             ("damaged header", Box::new(|b| b[20] ^= 1)),
             ("damaged offset table", Box::new(|b| { let n = b.len(); b[n - 3] ^= 1 })),

@@ -85,10 +85,10 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
     let mut new_gene = vec![u32::MAX; n_input_genes];
     kept_genes.iter().enumerate().for_each(|(new, &old)| new_gene[old as usize] = new as u32);
     let kept_nnz: Vec<u64> = kept_genes.iter().map(|&g| cells_per_gene[g as usize] as u64).collect();
-    let blocks = GeneBlocks::plan(&kept_nnz, opts.genes_block_entries);
+    let plan = GenePlan { new_gene, n_kept: kept_genes.len(), blocks: GeneBlocks::plan(&kept_nnz, opts.genes_block_entries) };
 
     let spill_dir = dir.join("by-gene.tmp");
-    let written = write_cells(source, dir, &new_gene, kept_genes.len(), &blocks, &spill_dir, opts, interrupted)?;
+    let written = write_cells(source, dir, &plan, &spill_dir, opts, interrupted)?;
     if written.source_cell.is_empty() {
         return Err(Error::Input(format!(
             "all {n_input_cells} cells were filtered away: none has at least min_genes = {} genes and min_counts = {} counts; lower the filters",
@@ -96,7 +96,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
         )));
     }
     let n_cells = written.source_cell.len();
-    let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &blocks, &written, n_cells, opts.target_sum, interrupted)?;
+    let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &plan.blocks, &written, n_cells, opts.target_sum, interrupted)?;
     std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
     if by_cell_dir.exists() {
         std::fs::remove_dir_all(&by_cell_dir).ctx("cannot remove", &by_cell_dir)?;
@@ -140,6 +140,14 @@ fn prescan(source: &mut dyn CellSource, n_genes: usize, interrupted: Interrupt) 
         Ok(())
     })?;
     Ok(cells_per_gene)
+}
+
+/// What the gene filter decided: each input gene's new index (u32::MAX when dropped), the
+/// number kept, and the gene blocks of the transpose.
+struct GenePlan {
+    new_gene: Vec<u32>,
+    n_kept: usize,
+    blocks: GeneBlocks,
 }
 
 /// Contiguous ranges of (new) gene indices whose non-zeros fit the transpose budget.
@@ -191,16 +199,8 @@ struct PreparedCell {
     payload_len: usize,
 }
 
-fn write_cells(
-    source: &mut dyn CellSource,
-    dir: &Path,
-    new_gene: &[u32],
-    n_genes: usize,
-    blocks: &GeneBlocks,
-    spill_dir: &Path,
-    opts: &IngestOptions,
-    interrupted: Interrupt,
-) -> Result<WrittenCells> {
+fn write_cells(source: &mut dyn CellSource, dir: &Path, plan: &GenePlan, spill_dir: &Path, opts: &IngestOptions, interrupted: Interrupt) -> Result<WrittenCells> {
+    let (new_gene, n_genes, blocks) = (&plan.new_gene, plan.n_kept, &plan.blocks);
     let n_source_cells = source.cell_ids().len() as u32;
     let csr_path = dir.join(CELLS_FILE);
     let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;

@@ -188,8 +188,11 @@ struct Parsed {
     data_lines: u64,
 }
 
+/// A parsed block, or the line number within the block and the reason it is invalid.
+type ParsedBlock = std::result::Result<Parsed, (u64, String)>;
+
 /// Parses "gene cell value" lines. Errors carry the line number within the block.
-fn parse_block(text: &[u8], h: &Header) -> std::result::Result<Parsed, (u64, String)> {
+fn parse_block(text: &[u8], h: &Header) -> ParsedBlock {
     let mut p = Parsed::default();
     let text = text.strip_suffix(b"\n").unwrap_or(text);
     for line in text.split(|&b| b == b'\n') {
@@ -248,8 +251,15 @@ fn parse_count(f: &[u8], field: Field) -> std::result::Result<u32, String> {
     Ok(v as u32)
 }
 
-/// Sends newline-terminated blocks of the data section (a thread decompresses ahead).
-fn spawn_block_reader(path: PathBuf) -> Result<(std::sync::mpsc::Receiver<Result<Vec<u8>>>, std::thread::JoinHandle<()>, Header)> {
+/// A thread that reads (and decompresses) the data section ahead of the parser.
+struct BlockReader {
+    /// Newline-terminated blocks of text, in file order.
+    blocks: std::sync::mpsc::Receiver<Result<Vec<u8>>>,
+    thread: std::thread::JoinHandle<()>,
+    header: Header,
+}
+
+fn spawn_block_reader(path: PathBuf) -> Result<BlockReader> {
     let (header, mut reader) = read_header(&path)?;
     let (tx, rx) = sync_channel::<Result<Vec<u8>>>(2 * BLOCKS_PER_BATCH);
     let handle = std::thread::spawn(move || {
@@ -288,7 +298,7 @@ fn spawn_block_reader(path: PathBuf) -> Result<(std::sync::mpsc::Receiver<Result
             }
         }
     });
-    Ok((rx, handle, header))
+    Ok(BlockReader { blocks: rx, thread: handle, header })
 }
 
 /// Groups parsed entries into whole cells, enforcing increasing cell order.
@@ -320,11 +330,13 @@ impl CellGrouper {
         }
         let n = self.pending.cells.len();
         let take = if end || n == 0 { n } else { self.pending.cells.iter().rposition(|&c| c != self.pending.cells[n - 1]).map_or(0, |i| i + 1) };
-        let mut batch = CellBatch::default();
-        batch.genes = self.pending.genes.drain(..take).collect();
-        batch.counts = self.pending.counts.drain(..take).collect();
+        let mut batch = CellBatch {
+            genes: self.pending.genes.drain(..take).collect(),
+            counts: self.pending.counts.drain(..take).collect(),
+            offsets: vec![0],
+            cells: Vec::new(),
+        };
         let cells: Vec<u32> = self.pending.cells.drain(..take).collect();
-        batch.offsets.push(0);
         for (k, &c) in cells.iter().enumerate() {
             if k + 1 == cells.len() || cells[k + 1] != c {
                 batch.cells.push(c);
@@ -422,7 +434,7 @@ impl CellSource for MtxSource {
 /// whether it is the last batch and the number of lines read so far; checks the declared
 /// number of non-zeros at the end.
 fn for_each_parsed(path: &Path, mut f: impl FnMut(Vec<Parsed>, bool, u64) -> Result<()>) -> Result<()> {
-    let (rx, reader, header) = spawn_block_reader(path.to_path_buf())?;
+    let BlockReader { blocks: rx, thread: reader, header } = spawn_block_reader(path.to_path_buf())?;
     let mut lines_before = header.lines;
     let mut data_lines = 0u64;
     let mut end = false;
@@ -437,7 +449,7 @@ fn for_each_parsed(path: &Path, mut f: impl FnMut(Vec<Parsed>, bool, u64) -> Res
                 }
             }
         }
-        let parsed: Vec<std::result::Result<Parsed, (u64, String)>> = blocks.par_iter().map(|b| parse_block(b, &header)).collect();
+        let parsed: Vec<ParsedBlock> = blocks.par_iter().map(|b| parse_block(b, &header)).collect();
         let mut ok = Vec::with_capacity(parsed.len());
         for p in parsed {
             match p {
@@ -519,7 +531,10 @@ mod tests {
     use crate::simulate::{simulate_10x, SimOptions};
     use crate::testdir::TestDir;
 
-    fn all_cells(source: &mut MtxSource) -> Result<Vec<(u32, Vec<u32>, Vec<u32>)>> {
+    /// (cell, genes, counts) of every cell a pass yields.
+    type Cells = Vec<(u32, Vec<u32>, Vec<u32>)>;
+
+    fn all_cells(source: &mut MtxSource) -> Result<Cells> {
         let mut out = Vec::new();
         source.pass(&mut |b: CellBatch| {
             (0..b.len()).for_each(|k| {

@@ -71,7 +71,7 @@ struct Model {
 
 impl Model {
     fn new(o: &SimOptions) -> Result<Self> {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(o.seed ^ 0x5eed_0f_6e_e5);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(o.seed ^ 0x005E_ED0F_6EE5);
         let symbols = gene_symbols(o.n_genes);
         let base_dist = LogNormal::new(-1.0, 1.6).unwrap();
         let mut base: Vec<f64> = symbols
@@ -199,6 +199,13 @@ impl Out {
     }
 }
 
+/// A group of cells as MTX lines (gzipped when writing v3), with their (cluster, damaged).
+struct EncodedGroup {
+    bytes: Vec<u8>,
+    nnz: u64,
+    labels: Vec<(u32, bool)>,
+}
+
 /// Summary of a simulation: per cell cluster labels and damaged flags (small outputs).
 pub struct Simulated {
     pub nnz: u64,
@@ -234,7 +241,7 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
     let groups: Vec<usize> = (0..o.n_cells).step_by(CELLS_PER_GROUP).collect();
     for batch in groups.chunks(GROUPS_PER_BATCH) {
         check(interrupted)?;
-        let encoded: Vec<(Vec<u8>, u64, Vec<(u32, bool)>)> = batch
+        let encoded: Vec<EncodedGroup> = batch
             .par_iter()
             .map(|&first| {
                 let mut text = Vec::new();
@@ -248,10 +255,10 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
                     nnz += c.genes.len() as u64;
                     labels.push((c.cluster as u32, c.damaged));
                 }
-                (Out::encode(o.v3, text), nnz, labels)
+                EncodedGroup { bytes: Out::encode(o.v3, text), nnz, labels }
             })
             .collect();
-        for (bytes, nnz, labels) in encoded {
+        for EncodedGroup { bytes, nnz, labels } in encoded {
             body.write(&bytes, &body_path)?;
             sim.nnz += nnz;
             labels.into_iter().for_each(|(c, d)| {
