@@ -5,7 +5,7 @@ use cellstream_engine::ingest::{ingest, IngestOptions};
 use cellstream_engine::manifest::{StagedStore, META_FILE};
 use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
-use cellstream_meta::{Column, MetaDb, NewObs, NewVar};
+use cellstream_meta::{MetaDb, NewObs, NewVar};
 use extendr_api::prelude::*;
 
 mod convert;
@@ -109,16 +109,7 @@ fn cs_store_info(store: Robj) -> Robj {
         let dir = path(&store, "store")?;
         let s = session::open(&dir)?;
         let db = s.db();
-        let kept = db.query("SELECT count(*) FILTER (WHERE keep) FROM obs")?;
-        let n_kept = match &kept.columns[0] {
-            Column::Int(v) => v[0].unwrap_or(0) as f64,
-            _ => 0.0,
-        };
-        let files: Vec<(String, f64)> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("cannot list '{}': {e}", dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?.len() as f64)))
-            .collect();
+        let files = s.store.files().map_err(|e| e.to_string())?;
         let m = &s.store.manifest;
         Ok(list!(
             n_cells = m.n_cells as f64,
@@ -131,10 +122,10 @@ fn cs_store_info(store: Robj) -> Robj {
             min_cells = m.ingest.min_cells as f64,
             min_genes = m.ingest.min_genes as f64,
             min_counts = m.ingest.min_counts as f64,
-            n_kept = n_kept,
+            n_kept = db.n_kept()? as f64,
             keep_generation = db.generation()? as f64,
             file_names = files.iter().map(|f| f.0.clone()).collect::<Vec<String>>(),
-            file_bytes = files.iter().map(|f| f.1).collect::<Vec<f64>>()
+            file_bytes = files.iter().map(|f| f.1 as f64).collect::<Vec<f64>>()
         )
         .into())
     })

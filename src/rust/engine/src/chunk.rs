@@ -106,10 +106,9 @@ pub fn decode(payload: &[u8], n_minor: u64, into: &mut Chunk) -> Result<()> {
         *i = position as u32;
     }
     read_planes(count_bytes, nnz, width as usize, &mut into.counts);
-    let mut bits = Vec::new();
-    read_planes(norm_bytes, nnz, 2, &mut bits);
+    let (low, high) = norm_bytes.split_at(nnz);
     into.norm.clear();
-    into.norm.extend(bits.into_iter().map(|b| f16::from_bits(b as u16)));
+    into.norm.extend(low.iter().zip(high).map(|(&lo, &hi)| f16::from_bits(u16::from_le_bytes([lo, hi]))));
     Ok(())
 }
 

@@ -96,7 +96,8 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
         )));
     }
     let n_cells = written.source_cell.len();
-    let (gene_cells, gene_counts) = transpose(dir, &spill_dir, &plan.blocks, &written, n_cells, opts.target_sum, interrupted)?;
+    let gene_counts = transpose(dir, &spill_dir, &plan.blocks, &written, opts.target_sum, interrupted)?;
+    let gene_cells = written.nnz_per_gene.iter().map(|&n| n as u32).collect();
     std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
     if by_cell_dir.exists() {
         std::fs::remove_dir_all(&by_cell_dir).ctx("cannot remove", &by_cell_dir)?;
@@ -276,10 +277,10 @@ fn prepare_cell(batch: &CellBatch, k: usize, new_gene: &[u32], opts: &IngestOpti
 }
 
 /// Writes the gene-major file from the spills, one gene block in memory at a time.
-/// Returns cells detected and total counts per gene.
-fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenCells, n_cells: usize, target_sum: f64, interrupted: Interrupt) -> Result<(Vec<u32>, Vec<u64>)> {
+/// Returns the total counts per gene.
+fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenCells, target_sum: f64, interrupted: Interrupt) -> Result<Vec<u64>> {
     let n_genes = cells.nnz_per_gene.len();
-    let mut csc = ChunkWriter::create(&dir.join(GENES_FILE), Axis::Genes, n_cells as u64)?;
+    let mut csc = ChunkWriter::create(&dir.join(GENES_FILE), Axis::Genes, cells.source_cell.len() as u64)?;
     let mut gene_counts = vec![0u64; n_genes];
     let library = &cells.n_counts;
     for b in 0..blocks.len() {
@@ -318,8 +319,7 @@ fn transpose(dir: &Path, spill_dir: &Path, blocks: &GeneBlocks, cells: &WrittenC
         }
     }
     csc.finish()?;
-    let gene_cells = cells.nnz_per_gene.iter().map(|&n| n as u32).collect();
-    Ok((gene_cells, gene_counts))
+    Ok(gene_counts)
 }
 
 #[cfg(test)]

@@ -50,6 +50,15 @@ impl Store {
         Ok(Store { path: path.to_path_buf(), manifest, cells, genes })
     }
 
+    /// Names and sizes in bytes of the files in the store directory.
+    pub fn files(&self) -> Result<Vec<(String, u64)>> {
+        let entries = std::fs::read_dir(&self.path).map_err(|e| Error::io(format!("cannot list '{}'", self.path.display()), e))?;
+        Ok(entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?.len())))
+            .collect())
+    }
+
     pub fn n_cells(&self) -> usize {
         self.manifest.n_cells as usize
     }

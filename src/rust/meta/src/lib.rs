@@ -96,6 +96,14 @@ impl MetaDb {
             .map_err(db_err("cannot read the kept-cell generation"))
     }
 
+    /// Number of kept cells.
+    pub fn n_kept(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FILTER (WHERE keep) FROM obs", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(db_err("cannot count kept cells"))
+    }
+
     /// The kept flag of every cell, in cell order.
     pub fn keep(&self) -> Result<Vec<bool>> {
         let mut stmt = self.conn.prepare("SELECT keep FROM obs ORDER BY cell_index").map_err(db_err("cannot read kept cells"))?;
@@ -171,6 +179,7 @@ mod tests {
         drop(db);
         let db = MetaDb::open(&dir.path().join("m.duckdb")).unwrap();
         assert_eq!(db.keep().unwrap(), vec![true, false, true, false, true]);
+        assert_eq!(db.n_kept().unwrap(), 3);
         assert_eq!(db.generation().unwrap(), 2);
     }
 
