@@ -7,9 +7,14 @@ export CARGO_TARGET_DIR := $(CELLSTREAM_TARGET_DIR)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 R_LIB ?= $(HOME)/.cache/cellstream-rlib
 export R_LIBS_USER := $(R_LIB)
-APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown pandoc curl
+APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown pandoc curl \
+               libhdf5-dev pkg-config python3-venv
+# Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
+# scipy < 1.15 because scanpy's neighbors needs csr getnnz.
+PEERS ?= $(HOME)/.cache/cellstream-peers
+PEER_PACKAGES = "scipy<1.15" anndata h5py scanpy
 
-.PHONY: deps install test test-rust test-r demo bench
+.PHONY: deps peers install test test-rust test-r demo bench
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -22,6 +27,12 @@ deps:
 	  echo "installing Rust with rustup (https://rustup.rs)"; \
 	  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
 
+# Best effort: without PyPI the tests that need anndata skip.
+peers: deps
+	@[ -x $(PEERS)/bin/python ] && $(PEERS)/bin/python -c "import anndata, h5py" 2>/dev/null || \
+	  { python3 -m venv $(PEERS) && $(PEERS)/bin/pip install -q $(PEER_PACKAGES); } || \
+	  echo "could not set up the Python peers in $(PEERS); tests that need anndata will skip"
+
 install: deps
 	mkdir -p $(R_LIB)
 	R CMD INSTALL --library=$(R_LIB) .
@@ -29,7 +40,7 @@ install: deps
 test-rust: deps
 	cargo test --release --locked --workspace
 
-test-r: install
+test-r: install peers
 	Rscript -e 'res <- as.data.frame(testthat::test_dir("tests/testthat", package = "cellstream", load_package = "installed", reporter = "summary", stop_on_failure = FALSE)); failed <- sum(res$$failed) + sum(res$$error); cat(sprintf("testthat: %d passed, %d failed, %d skipped\n", sum(res$$passed), failed, sum(res$$skipped))); quit(status = as.integer(failed > 0))'
 
 test: test-rust test-r
@@ -37,5 +48,5 @@ test: test-rust test-r
 demo: install
 	Rscript inst/scripts/demo.R $(ARGS)
 
-bench: install
+bench: install peers
 	bash inst/bench/ingest.sh

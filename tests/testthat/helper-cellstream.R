@@ -47,3 +47,37 @@ feats_of <- function(dir, symbol) {
   feats <- utils::read.delim(file.path(dir, "features.tsv.gz"), header = FALSE)
   feats$V1[feats$V2 == symbol]
 }
+
+# A Python with anndata (the peers venv `make peers` creates, CELLSTREAM_PYTHON, or python3);
+# tests that need it skip when none is found.
+peer_python <- function() {
+  candidates <- c(Sys.getenv("CELLSTREAM_PYTHON"), path.expand("~/.cache/cellstream-peers/bin/python"),
+                  Sys.which("python3"))
+  for (py in candidates[nzchar(candidates) & file.exists(candidates)]) {
+    ok <- suppressWarnings(system2(py, c("-c", shQuote("import anndata, h5py")), stdout = FALSE, stderr = FALSE))
+    if (ok == 0) return(py)
+  }
+  skip("no Python with anndata and h5py (run `make peers`)")
+}
+
+# Runs Python code (with the arguments as sys.argv[1:]) and fails the test on error.
+run_python <- function(code, ...) {
+  script <- tempfile(fileext = ".py")
+  writeLines(code, script)
+  out <- suppressWarnings(system2(peer_python(), c(script, shQuote(c(...))), stdout = TRUE, stderr = TRUE))
+  status <- attr(out, "status")
+  if (!is.null(status) && status != 0) stop("python failed:\n", paste(out, collapse = "\n"))
+  invisible(out)
+}
+
+pbmc_h5ad <- function() skip_without_shared("data", "pbmc3k", "pbmc3k_raw.h5ad")
+
+# Store contents to compare: counts and the obs / var columns cellstream derives.
+expect_same_store <- function(a, b, obs_cols = c("cell_id", "n_counts", "n_genes"),
+                              var_cols = c("gene_id", "n_cells", "n_counts")) {
+  expect_equal(dim(a), dim(b))
+  expect_identical(obs(a)[obs_cols], obs(b)[obs_cols])
+  expect_identical(var(a)[var_cols], var(b)[var_cols])
+  expect_identical(counts(a), counts(b))
+  expect_identical(counts(a, layer = "norm"), counts(b, layer = "norm"))
+}

@@ -2,7 +2,9 @@
 
 use super::Res;
 use cellstream_engine::store::Layer;
-use cellstream_meta::{Column, Table};
+use cellstream_engine::combine::GeneUniverse;
+use cellstream_engine::ingest::IngestOptions;
+use cellstream_meta::{Column, Frame};
 use extendr_api::prelude::*;
 use std::path::PathBuf;
 
@@ -15,6 +17,41 @@ pub fn string(x: &Robj, arg: &str) -> Res<String> {
 
 pub fn path(x: &Robj, arg: &str) -> Res<PathBuf> {
     string(x, arg).map(PathBuf::from)
+}
+
+/// A character vector of paths (one per input).
+pub fn paths(x: &Robj, arg: &str) -> Res<Vec<PathBuf>> {
+    Ok(optional_strings(x, arg)?.ok_or_else(|| format!("`{arg}` must be a character vector"))?.into_iter().map(PathBuf::from).collect())
+}
+
+/// A character vector without NA, or `None` for NULL.
+pub fn optional_strings(x: &Robj, arg: &str) -> Res<Option<Vec<String>>> {
+    if x.is_null() {
+        return Ok(None);
+    }
+    let v = x.as_str_iter().ok_or_else(|| format!("`{arg}` must be a character vector"))?;
+    v.map(|s| if s.is_na() { Err(format!("`{arg}` must not contain NA")) } else { Ok(s.to_owned()) }).collect::<Res<_>>().map(Some)
+}
+
+pub fn gene_universe(x: &Robj) -> Res<GeneUniverse> {
+    match string(x, "genes")?.as_str() {
+        "union" => Ok(GeneUniverse::Union),
+        "intersection" => Ok(GeneUniverse::Intersection),
+        other => Err(format!("`genes` must be \"union\" or \"intersection\", not \"{other}\"")),
+    }
+}
+
+/// The ingest filters, from the R list `filters` (min_cells, min_genes, min_counts, target_sum).
+pub fn ingest_options(filters: &Robj) -> Res<IngestOptions> {
+    let list = filters.as_list().ok_or("`filters` must be a list")?;
+    let get = |name: &str| list.iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or_else(|| format!("`filters` lacks {name}"));
+    Ok(IngestOptions {
+        min_cells: count(&get("min_cells")?, "min_cells")? as u32,
+        min_genes: count(&get("min_genes")?, "min_genes")? as u32,
+        min_counts: count(&get("min_counts")?, "min_counts")?,
+        target_sum: number(&get("target_sum")?, "target_sum")?,
+        ..Default::default()
+    })
 }
 
 pub fn number(x: &Robj, arg: &str) -> Res<f64> {
@@ -60,8 +97,9 @@ pub fn layer_of(x: &Robj) -> Res<Layer> {
     }
 }
 
-/// A query result as a named list of R vectors (integers that do not fit R's int become doubles).
-pub fn table_to_list(t: Table) -> Robj {
+/// A query result as a named list of R vectors (integers that do not fit R's int become
+/// doubles; categoricals become factors).
+pub fn table_to_list(t: Frame) -> Robj {
     let columns: Vec<Robj> = t
         .columns
         .into_iter()
@@ -73,6 +111,12 @@ pub fn table_to_list(t: Table) -> Robj {
             Column::Int(v) => v.into_iter().map(|i| i.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))).collect::<Doubles>().into(),
             Column::Real(v) => v.into_iter().map(|f| f.map_or(Rfloat::na(), Rfloat::from)).collect::<Doubles>().into(),
             Column::Text(v) => v.into_iter().map(|s| s.map_or(Rstr::na(), |s| Rstr::from(s.as_str()))).collect::<Strings>().into(),
+            Column::Category { codes, levels, ordered } => {
+                let mut f: Robj = codes.into_iter().map(|c| c.map_or(Rint::na(), |c| Rint::from(c as i32 + 1))).collect::<Integers>().into();
+                f.set_attrib("levels", levels).expect("levels on a fresh vector");
+                f.set_class(if ordered { &["ordered", "factor"][..] } else { &["factor"][..] }).expect("class on a fresh vector");
+                f
+            }
         })
         .collect();
     let mut list = List::from_values(columns);

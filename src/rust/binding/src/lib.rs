@@ -1,11 +1,14 @@
 //! The R binding: converts R values to engine types and back, and maps every error and panic
 //! to a classed condition string that the R side raises with `stop()`. No logic lives here.
 
-use cellstream_engine::ingest::{ingest, IngestOptions};
-use cellstream_engine::manifest::{StagedStore, META_FILE};
+use cellstream_engine::combine::one_or_combined;
+use cellstream_engine::h5ad::{H5adOptions, H5adSource};
+use cellstream_engine::h5matrix::Rounding;
 use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
-use cellstream_meta::{MetaDb, NewObs, NewVar};
+use cellstream_engine::source::CellSource;
+use cellstream_engine::tenx_h5::{TenxH5Options, TenxH5Source};
+use cellstream_meta::{create_store, export_h5ad};
 use extendr_api::prelude::*;
 
 mod convert;
@@ -71,34 +74,66 @@ fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: 
     })
 }
 
+/// Opens every input, combines them when named (several samples), and builds the store.
+/// Returns the store path and the notes for the user.
+fn build_store(store: &Robj, samples: &Robj, genes: &Robj, filters: &Robj, open: &dyn Fn(usize) -> Res<Box<dyn CellSource>>, n_inputs: usize) -> Res<Robj> {
+    let target = path(store, "store")?;
+    let opts = ingest_options(filters)?;
+    let sources = (0..n_inputs).map(open).collect::<Res<Vec<_>>>()?;
+    let mut source = one_or_combined(optional_strings(samples, "samples")?, sources, gene_universe(genes)?).map_err(|e| e.to_string())?;
+    let notes = create_store(&target, source.as_mut(), &opts, &user_interrupted)?;
+    Ok(list!(path = target.to_string_lossy().into_owned(), notes = notes).into())
+}
+
 #[extendr]
-#[allow(clippy::too_many_arguments)] // mirrors ingest_mtx()
-fn cs_ingest_mtx(matrix: Robj, features: Robj, barcodes: Robj, store: Robj, min_cells: Robj, min_genes: Robj, min_counts: Robj, target_sum: Robj) -> Robj {
+fn cs_ingest_mtx(matrix: Robj, features: Robj, barcodes: Robj, samples: Robj, genes: Robj, store: Robj, filters: Robj) -> Robj {
     guarded(|| {
-        let matrix = path(&matrix, "path")?;
-        let files = if features.is_null() && barcodes.is_null() {
-            MtxFiles::in_dir(&matrix).map_err(|e| e.to_string())?
-        } else {
-            MtxFiles { matrix, features: path(&features, "features")?, barcodes: path(&barcodes, "barcodes")? }
+        let matrix = paths(&matrix, "path")?;
+        let explicit = !features.is_null();
+        let (features, barcodes) = if explicit { (paths(&features, "features")?, paths(&barcodes, "barcodes")?) } else { (vec![], vec![]) };
+        let open = |i: usize| -> Res<Box<dyn CellSource>> {
+            let files = if explicit {
+                MtxFiles { matrix: matrix[i].clone(), features: features[i].clone(), barcodes: barcodes[i].clone() }
+            } else {
+                MtxFiles::in_dir(&matrix[i]).map_err(|e| e.to_string())?
+            };
+            Ok(Box::new(MtxSource::open(files).map_err(|e| e.to_string())?))
         };
-        let opts = IngestOptions {
-            min_cells: count(&min_cells, "min_cells")? as u32,
-            min_genes: count(&min_genes, "min_genes")? as u32,
-            min_counts: count(&min_counts, "min_counts")?,
-            target_sum: number(&target_sum, "target_sum")?,
-            ..Default::default()
+        build_store(&store, &samples, &genes, &filters, &open, matrix.len())
+    })
+}
+
+#[extendr]
+fn cs_ingest_h5ad(files: Robj, counts: Robj, allow_non_integer: Robj, samples: Robj, genes: Robj, store: Robj, filters: Robj) -> Robj {
+    guarded(|| {
+        let files = paths(&files, "path")?;
+        let rounding = if flag(&allow_non_integer, "allow_non_integer")? { Rounding::Nearest } else { Rounding::Refuse };
+        let opts = H5adOptions { counts: string(&counts, "counts")?, rounding };
+        let open = |i: usize| -> Res<Box<dyn CellSource>> { Ok(Box::new(H5adSource::open(&files[i], &opts).map_err(|e| e.to_string())?)) };
+        build_store(&store, &samples, &genes, &filters, &open, files.len())
+    })
+}
+
+#[extendr]
+fn cs_ingest_10x_h5(files: Robj, genome: Robj, feature_types: Robj, samples: Robj, genes: Robj, store: Robj, filters: Robj) -> Robj {
+    guarded(|| {
+        let files = paths(&files, "path")?;
+        let opts = TenxH5Options {
+            genome: if genome.is_null() { None } else { Some(string(&genome, "genome")?) },
+            feature_types: optional_strings(&feature_types, "feature_types")?.unwrap_or_default(),
         };
-        let target = path(&store, "store")?;
-        let staged = StagedStore::begin(&target).map_err(|e| e.to_string())?;
-        let mut source = MtxSource::open(files).map_err(|e| e.to_string())?;
-        let done = ingest(&mut source, staged.dir(), &opts, &user_interrupted).map_err(|e| e.to_string())?;
-        MetaDb::create(
-            &staged.dir().join(META_FILE),
-            &NewObs { cell_id: &done.obs.cell_id, n_counts: &done.obs.n_counts, n_genes: &done.obs.n_genes },
-            &NewVar { gene_id: &done.var.gene_id, symbol: &done.var.symbol, feature_type: &done.var.feature_type, n_cells: &done.var.n_cells, n_counts: &done.var.n_counts },
-        )?;
-        staged.commit(&done.manifest).map_err(|e| e.to_string())?;
-        Ok(target.to_string_lossy().into_owned().into())
+        let open = |i: usize| -> Res<Box<dyn CellSource>> { Ok(Box::new(TenxH5Source::open(&files[i], &opts).map_err(|e| e.to_string())?)) };
+        build_store(&store, &samples, &genes, &filters, &open, files.len())
+    })
+}
+
+#[extendr]
+fn cs_write_h5ad(store: Robj, file: Robj, cells: Robj, genes: Robj, norm_layer: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let (cells, genes) = (rust_indices(&cells, "cells")?, rust_indices(&genes, "genes")?);
+        export_h5ad(&s.store, &s.db(), &path(&file, "path")?, &cells, &genes, flag(&norm_layer, "normalized")?, &user_interrupted)?;
+        Ok(().into())
     })
 }
 
@@ -208,6 +243,9 @@ extendr_module! {
     mod cellstream;
     fn cs_simulate;
     fn cs_ingest_mtx;
+    fn cs_ingest_h5ad;
+    fn cs_ingest_10x_h5;
+    fn cs_write_h5ad;
     fn cs_store_info;
     fn cs_close;
     fn cs_sql;

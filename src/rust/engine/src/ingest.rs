@@ -9,6 +9,7 @@
 //!    beyond per-cell vectors of a few bytes.
 
 use crate::chunkfile::{compress_chunk, Axis, ChunkWriter};
+use crate::frame::Frame;
 use crate::error::{check, Error, Interrupt, IoContext, Result};
 use crate::manifest::{IngestRecord, Manifest, CELLS_FILE, GENES_FILE, STORE_MAGIC, STORE_VERSION};
 use crate::norm::log_normalise;
@@ -44,6 +45,8 @@ pub struct CellTable {
     pub cell_id: Vec<String>,
     pub n_counts: Vec<u64>,
     pub n_genes: Vec<u32>,
+    /// The input's own per-cell annotation, for the kept cells.
+    pub extra: Frame,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -53,6 +56,8 @@ pub struct GeneTable {
     pub feature_type: Vec<String>,
     pub n_cells: Vec<u32>,
     pub n_counts: Vec<u64>,
+    /// The input's own per-gene annotation, for the kept genes.
+    pub extra: Frame,
 }
 
 pub struct Ingested {
@@ -71,12 +76,12 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
     let n_input_genes = source.features().len();
 
     let by_cell_dir = dir.join("by-cell.tmp");
-    let cells_per_gene = match prescan(source, n_input_genes, interrupted) {
-        Err(Error::NotGroupedByCell(_)) => {
-            source.group_by_cell(&by_cell_dir)?;
-            prescan(source, n_input_genes, interrupted)?
+    // A source that is not grouped by cell (or, combined, each such sample) is grouped once.
+    let cells_per_gene = loop {
+        match prescan(source, n_input_genes, interrupted) {
+            Err(Error::NotGroupedByCell(_)) => source.group_by_cell(&by_cell_dir)?,
+            other => break other?,
         }
-        other => other?,
     };
     let kept_genes: Vec<u32> = (0..n_input_genes as u32).filter(|&g| cells_per_gene[g as usize] >= opts.min_cells).collect();
     if kept_genes.is_empty() {
@@ -108,10 +113,11 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
         cell_id: written.source_cell.iter().map(|&c| ids[c as usize].clone()).collect(),
         n_counts: written.n_counts,
         n_genes: written.n_genes,
+        extra: source.cell_annotation().take(&written.source_cell),
     };
     let f = source.features();
     let pick = |v: &Vec<String>| kept_genes.iter().map(|&g| v[g as usize].clone()).collect();
-    let var = GeneTable { gene_id: pick(&f.ids), symbol: pick(&f.symbols), feature_type: pick(&f.types), n_cells: gene_cells, n_counts: gene_counts };
+    let var = GeneTable { gene_id: pick(&f.ids), symbol: pick(&f.symbols), feature_type: pick(&f.types), n_cells: gene_cells, n_counts: gene_counts, extra: f.extra.take(&kept_genes) };
     let manifest = Manifest {
         magic: STORE_MAGIC.into(),
         format_version: STORE_VERSION,

@@ -1,17 +1,27 @@
-//! cellstream's engine: the on-disk store (chunk files, manifest), ingest from 10x MTX,
+//! cellstream's engine: the on-disk store (chunk files, manifest), ingest from 10x MTX, 10x
+//! HDF5 and h5ad (one or several samples), h5ad export,
 //! sub-matrix reads, and a count simulator. No R and no DuckDB in here.
 
 pub mod chunk;
 pub mod chunkfile;
+pub mod combine;
 pub mod error;
+pub mod frame;
+pub mod h5;
+pub mod h5ad;
+mod h5ad_frame;
+pub mod h5ad_write;
+pub mod h5matrix;
 pub mod ingest;
 pub mod manifest;
 pub mod mtx;
 pub mod norm;
+mod regroup;
 pub mod simulate;
 pub mod source;
 mod spill;
 pub mod store;
+pub mod tenx_h5;
 #[cfg(test)]
 mod testdir;
 mod textio;

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::source::{CellBatch, CellSource, Features};
-use crate::spill::{read_block, SpillWriter};
+use crate::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
 use crate::textio::{open_maybe_gz, read_tsv};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -15,10 +15,6 @@ use std::sync::mpsc::sync_channel;
 
 const BLOCK_BYTES: usize = 4 << 20;
 const BLOCKS_PER_BATCH: usize = 8;
-/// Entries per cell block when an unsorted file is grouped by cell (~100 MB in memory).
-const CELL_BLOCK_ENTRIES: u64 = 8 << 20;
-/// Entries per batch handed on from a cell block.
-const BATCH_ENTRIES: usize = 1 << 20;
 
 /// The three files of a 10x matrix directory.
 #[derive(Debug, Clone)]
@@ -69,13 +65,6 @@ pub struct MtxSource {
     /// Set once an unsorted file has been grouped by cell into temporary block files.
     by_cell: Option<CellBlocks>,
     cell_block_entries: u64,
-}
-
-/// Temporary files of (cell, gene, count) records, one per range of `cells_per_block` cells.
-struct CellBlocks {
-    dir: PathBuf,
-    n_blocks: usize,
-    cells_per_block: usize,
 }
 
 impl MtxSource {
@@ -343,42 +332,9 @@ impl CellGrouper {
                 batch.offsets.push(k + 1);
             }
         }
-        sort_within_cells(&mut batch, path)?;
+        sort_within_cells(&mut batch, &path.display().to_string())?;
         Ok(batch)
     }
-}
-
-fn sort_within_cells(batch: &mut CellBatch, path: &Path) -> Result<()> {
-    let mut slices: Vec<(&mut [u32], &mut [u32])> = Vec::with_capacity(batch.cells.len());
-    let (mut genes, mut counts) = (&mut batch.genes[..], &mut batch.counts[..]);
-    for w in batch.offsets.windows(2) {
-        let (g, g_rest) = genes.split_at_mut(w[1] - w[0]);
-        let (c, c_rest) = counts.split_at_mut(w[1] - w[0]);
-        slices.push((g, c));
-        genes = g_rest;
-        counts = c_rest;
-    }
-    let duplicate = slices.par_iter_mut().enumerate().find_map_any(|(k, (g, c))| {
-        if !g.windows(2).all(|w| w[0] < w[1]) {
-            let mut pairs: Vec<(u32, u32)> = g.iter().copied().zip(c.iter().copied()).collect();
-            pairs.sort_unstable_by_key(|p| p.0);
-            for (i, (gene, count)) in pairs.into_iter().enumerate() {
-                g[i] = gene;
-                c[i] = count;
-            }
-            if let Some(w) = g.windows(2).find(|w| w[0] == w[1]) {
-                return Some((k, w[0]));
-            }
-        }
-        None
-    });
-    if let Some((k, gene)) = duplicate {
-        return Err(Error::Input(format!(
-            "'{}': gene (row) {} of cell (column) {} appears twice; each gene/cell pair may appear once",
-            path.display(), gene + 1, batch.cells[k] + 1
-        )));
-    }
-    Ok(())
 }
 
 impl CellSource for MtxSource {
@@ -395,7 +351,7 @@ impl CellSource for MtxSource {
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()> {
         let path = self.files.matrix.clone();
         if let Some(blocks) = &self.by_cell {
-            return blocks.pass(&path, visit);
+            return blocks.pass(&path.display().to_string(), visit);
         }
         let mut grouper = CellGrouper { last_cell: None, pending: Parsed::default() };
         for_each_parsed(&path, |parsed, end, near_line| {
@@ -412,20 +368,17 @@ impl CellSource for MtxSource {
     fn group_by_cell(&mut self, scratch: &Path) -> Result<()> {
         let path = self.files.matrix.clone();
         let (header, _) = read_header(&path)?;
-        let n_cells = self.cell_ids.len();
-        let n_blocks = header.nnz.div_ceil(self.cell_block_entries).clamp(1, n_cells as u64) as usize;
-        let cells_per_block = n_cells.div_ceil(n_blocks);
-        let mut spill = SpillWriter::create(scratch, n_blocks)?;
-        for_each_parsed(&path, |parsed, _, _| {
-            for p in parsed {
-                for k in 0..p.cells.len() {
-                    spill.push(p.cells[k] as usize / cells_per_block, [p.cells[k], p.genes[k], p.counts[k]])?;
+        let blocks = CellBlocks::write(scratch, self.cell_ids.len(), header.nnz, self.cell_block_entries, |spill| {
+            for_each_parsed(&path, |parsed, _, _| {
+                for p in parsed {
+                    for k in 0..p.cells.len() {
+                        spill.push(p.cells[k], p.genes[k], p.counts[k])?;
+                    }
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         })?;
-        spill.finish()?;
-        self.by_cell = Some(CellBlocks { dir: scratch.to_path_buf(), n_blocks, cells_per_block });
+        self.by_cell = Some(blocks);
         Ok(())
     }
 }
@@ -474,57 +427,6 @@ fn for_each_parsed(path: &Path, mut f: impl FnMut(Vec<Parsed>, bool, u64) -> Res
     Ok(())
 }
 
-impl CellBlocks {
-    /// Reads the block files in cell order, groups each block's records by cell with a
-    /// counting sort and hands them on in batches. The files stay for the next pass; the
-    /// ingest removes the directory.
-    fn pass(&self, path: &Path, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()> {
-        for b in 0..self.n_blocks {
-            let first_cell = (b * self.cells_per_block) as u32;
-            let (mut cells, mut genes, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-            read_block(&self.dir, b, |[c, g, n]| {
-                cells.push(c - first_cell);
-                genes.push(g);
-                counts.push(n);
-            })?;
-            let mut offsets = vec![0usize; self.cells_per_block + 1];
-            cells.iter().for_each(|&c| offsets[c as usize + 1] += 1);
-            for i in 0..self.cells_per_block {
-                offsets[i + 1] += offsets[i];
-            }
-            let mut fill = offsets.clone();
-            let (mut by_cell_genes, mut by_cell_counts) = (vec![0u32; genes.len()], vec![0u32; genes.len()]);
-            for k in 0..cells.len() {
-                let at = &mut fill[cells[k] as usize];
-                by_cell_genes[*at] = genes[k];
-                by_cell_counts[*at] = counts[k];
-                *at += 1;
-            }
-            drop((cells, genes, counts));
-            let mut batch = CellBatch { offsets: vec![0], ..Default::default() };
-            for local in 0..self.cells_per_block {
-                let r = offsets[local]..offsets[local + 1];
-                if r.is_empty() {
-                    continue;
-                }
-                batch.cells.push(first_cell + local as u32);
-                batch.genes.extend_from_slice(&by_cell_genes[r.clone()]);
-                batch.counts.extend_from_slice(&by_cell_counts[r]);
-                batch.offsets.push(batch.genes.len());
-                if batch.genes.len() >= BATCH_ENTRIES {
-                    sort_within_cells(&mut batch, path)?;
-                    visit(std::mem::replace(&mut batch, CellBatch { offsets: vec![0], ..Default::default() }))?;
-                }
-            }
-            if !batch.is_empty() {
-                sort_within_cells(&mut batch, path)?;
-                visit(batch)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,7 +471,7 @@ mod tests {
         assert!(matches!(all_cells(&mut source), Err(Error::NotGroupedByCell(_))));
         source.cell_block_entries = 1000;
         source.group_by_cell(&dir.path().join("scratch")).unwrap();
-        assert!(source.by_cell.as_ref().unwrap().n_blocks > 5);
+        assert!(source.by_cell.as_ref().unwrap().n_blocks() > 5);
         assert_eq!(all_cells(&mut source).unwrap(), expected);
         assert_eq!(all_cells(&mut source).unwrap(), expected, "a second pass gives the same cells");
     }

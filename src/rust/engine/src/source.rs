@@ -1,8 +1,9 @@
 //! What an ingest reader hands the writer: batches of whole cells in increasing cell order.
-//! Readers (10x MTX here; h5ad and 10x HDF5 later) implement [`CellSource`]; one writer
+//! Readers (10x MTX, 10x HDF5, h5ad, and several samples combined) implement [`CellSource`]; one writer
 //! (`ingest`) does pre-scan, filtering, normalisation, CSR and CSC for all of them.
 
 use crate::error::{Error, Result};
+use crate::frame::Frame;
 use std::path::Path;
 
 /// Consecutive cells (by increasing index; cells absent from a batch hold no counts).
@@ -35,6 +36,8 @@ pub struct Features {
     pub ids: Vec<String>,
     pub symbols: Vec<String>,
     pub types: Vec<String>,
+    /// Further per-gene annotation (e.g. h5ad var columns, genome).
+    pub extra: Frame,
 }
 
 impl Features {
@@ -46,11 +49,21 @@ impl Features {
     }
 }
 
+static NO_ANNOTATION: Frame = Frame::EMPTY;
+
 pub trait CellSource {
     /// A short description for messages and the manifest (e.g. the input path).
     fn describe(&self) -> String;
     fn cell_ids(&self) -> &[String];
     fn features(&self) -> &Features;
+    /// Per-cell annotation of the input (e.g. h5ad obs columns), one row per input cell.
+    fn cell_annotation(&self) -> &Frame {
+        &NO_ANNOTATION
+    }
+    /// What the user should hear about the reading (choices made, values rounded).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// One streaming pass over all non-zeros, in increasing cell order. Called twice by the
     /// ingest (pre-scan, then write); every pass must yield the same data.
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()>;

@@ -1,12 +1,20 @@
 //! The metadata database of a store (`meta.duckdb`): `obs` (one row per cell), `var` (one row
 //! per gene) and `state` (key/value, e.g. the kept-cell generation). Row numbers
 //! (`cell_index`, `gene_index`) are 1-based, as R users see them; Rust code only orders by them.
+//! Also the two operations that join chunk files and metadata: creating a store from an ingest
+//! source, and exporting one as h5ad.
 
+mod create;
+mod export;
 mod table;
 
-pub use table::{Column, Table};
+pub use create::create_store;
+pub use export::export_h5ad;
 
-use duckdb::{params, Connection};
+pub use cellstream_engine::frame::{Column, Frame};
+
+use duckdb::types::Value;
+use duckdb::{appender_params_from_iter, params, Connection};
 use std::path::Path;
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -19,11 +27,13 @@ pub struct MetaDb {
     conn: Connection,
 }
 
-/// Columns of a new store's obs and var, as the ingest produced them.
+/// Columns of a new store's obs and var, as the ingest produced them; `extra` holds the
+/// input's own annotation.
 pub struct NewObs<'a> {
     pub cell_id: &'a [String],
     pub n_counts: &'a [u64],
     pub n_genes: &'a [u32],
+    pub extra: &'a Frame,
 }
 
 pub struct NewVar<'a> {
@@ -32,35 +42,130 @@ pub struct NewVar<'a> {
     pub feature_type: &'a [String],
     pub n_cells: &'a [u32],
     pub n_counts: &'a [u64],
+    pub extra: &'a Frame,
+}
+
+/// Categoricals with more levels than this are stored as text, not ENUM.
+const MAX_ENUM_LEVELS: usize = 1 << 16;
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn sql_type(c: &Column) -> String {
+    match c {
+        Column::Bool(_) => "BOOLEAN".into(),
+        Column::Int(_) => "BIGINT".into(),
+        Column::Real(_) => "DOUBLE".into(),
+        Column::Category { levels, .. } if levels.len() <= MAX_ENUM_LEVELS && levels.iter().collect::<std::collections::HashSet<_>>().len() == levels.len() => {
+            format!("ENUM({})", levels.iter().map(|l| quote_text(l)).collect::<Vec<_>>().join(", "))
+        }
+        Column::Text(_) | Column::Category { .. } => "VARCHAR".into(),
+    }
+}
+
+fn value(c: &Column, row: usize) -> Value {
+    let v = match c {
+        Column::Bool(v) => v[row].map(Value::Boolean),
+        Column::Int(v) => v[row].map(Value::BigInt),
+        Column::Real(v) => v[row].map(Value::Double),
+        Column::Text(v) => v[row].clone().map(Value::Text),
+        Column::Category { codes, levels, .. } => codes[row].map(|k| Value::Text(levels[k as usize].clone())),
+    };
+    v.unwrap_or(Value::Null)
+}
+
+/// Names for the input's columns that do not clash (case-insensitively, as DuckDB compares
+/// names) with cellstream's own columns or each other: a clash gains the suffix `_input`.
+fn unclashed_names(own: &[&str], extra: &Frame) -> (Vec<String>, Vec<String>) {
+    let mut taken: std::collections::HashSet<String> = own.iter().map(|n| n.to_lowercase()).collect();
+    let mut renamed = Vec::new();
+    let names = extra
+        .names
+        .iter()
+        .map(|n| {
+            let mut name = n.clone();
+            let mut k = 1;
+            while taken.contains(&name.to_lowercase()) {
+                name = if k == 1 { format!("{n}_input") } else { format!("{n}_input{k}") };
+                k += 1;
+            }
+            if name != *n {
+                renamed.push(format!("column '{n}' of the input is stored as '{name}'"));
+            }
+            taken.insert(name.to_lowercase());
+            name
+        })
+        .collect();
+    (names, renamed)
+}
+
+/// Creates `table` with cellstream's columns (`own_ddl`, filled by `own_values`) followed by
+/// the input's `extra` columns, and appends `n_rows` rows. Returns notes on renamed columns.
+fn create_table(conn: &Connection, table: &str, own_ddl: &[(&str, &str)], n_rows: usize, own_values: impl Fn(usize) -> Vec<Value>, extra: &Frame) -> Result<Vec<String>> {
+    let own: Vec<&str> = own_ddl.iter().map(|c| c.0).collect();
+    let (names, renamed) = unclashed_names(&own, extra);
+    let mut ddl: Vec<String> = own_ddl.iter().map(|(n, t)| format!("{n} {t}")).collect();
+    ddl.extend(names.iter().zip(&extra.columns).map(|(n, c)| format!("{} {}", quote_ident(n), sql_type(c))));
+    conn.execute_batch(&format!("CREATE TABLE {table} ({})", ddl.join(", "))).map_err(db_err(&format!("cannot create the {table} table")))?;
+    let mut app = conn.appender(table).map_err(db_err(&format!("cannot write {table}")))?;
+    for row in 0..n_rows {
+        let mut values = own_values(row);
+        values.extend(extra.columns.iter().map(|c| value(c, row)));
+        app.append_row(appender_params_from_iter(values)).map_err(db_err(&format!("cannot write {table}")))?;
+    }
+    app.flush().map_err(db_err(&format!("cannot write {table}")))?;
+    Ok(renamed)
 }
 
 impl MetaDb {
-    /// Creates the database of a new store; every cell starts kept, generation 1.
-    pub fn create(path: &Path, obs: &NewObs, var: &NewVar) -> Result<Self> {
+    /// Creates the database of a new store; every cell starts kept, generation 1. Returns it
+    /// with notes on input columns renamed to avoid cellstream's own names.
+    pub fn create(path: &Path, obs: &NewObs, var: &NewVar) -> Result<(Self, Vec<String>)> {
         let conn = Connection::open(path).map_err(db_err("cannot create the metadata database"))?;
+        let mut notes = create_table(
+            &conn,
+            "obs",
+            &[("cell_index", "INTEGER PRIMARY KEY"), ("cell_id", "VARCHAR NOT NULL UNIQUE"), ("n_counts", "BIGINT NOT NULL"), ("n_genes", "INTEGER NOT NULL"), ("keep", "BOOLEAN NOT NULL")],
+            obs.cell_id.len(),
+            |i| vec![Value::Int(i as i32 + 1), Value::Text(obs.cell_id[i].clone()), Value::BigInt(obs.n_counts[i] as i64), Value::Int(obs.n_genes[i] as i32), Value::Boolean(true)],
+            obs.extra,
+        )?;
+        notes.extend(create_table(
+            &conn,
+            "var",
+            &[
+                ("gene_index", "INTEGER PRIMARY KEY"),
+                ("gene_id", "VARCHAR NOT NULL UNIQUE"),
+                ("symbol", "VARCHAR NOT NULL"),
+                ("feature_type", "VARCHAR NOT NULL"),
+                ("n_cells", "INTEGER NOT NULL"),
+                ("n_counts", "BIGINT NOT NULL"),
+            ],
+            var.gene_id.len(),
+            |i| {
+                vec![
+                    Value::Int(i as i32 + 1),
+                    Value::Text(var.gene_id[i].clone()),
+                    Value::Text(var.symbol[i].clone()),
+                    Value::Text(var.feature_type[i].clone()),
+                    Value::Int(var.n_cells[i] as i32),
+                    Value::BigInt(var.n_counts[i] as i64),
+                ]
+            },
+            var.extra,
+        )?);
         conn.execute_batch(
-            "CREATE TABLE obs (cell_index INTEGER PRIMARY KEY, cell_id VARCHAR NOT NULL UNIQUE, n_counts BIGINT NOT NULL, n_genes INTEGER NOT NULL, keep BOOLEAN NOT NULL);
-             CREATE TABLE var (gene_index INTEGER PRIMARY KEY, gene_id VARCHAR NOT NULL UNIQUE, symbol VARCHAR NOT NULL, feature_type VARCHAR NOT NULL, n_cells INTEGER NOT NULL, n_counts BIGINT NOT NULL);
-             CREATE TABLE state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
-             INSERT INTO state VALUES ('keep_generation', 1);",
+            "CREATE TABLE state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+             INSERT INTO state VALUES ('keep_generation', 1);
+             CHECKPOINT;",
         )
-        .map_err(db_err("cannot create the metadata tables"))?;
-        {
-            let mut app = conn.appender("obs").map_err(db_err("cannot write obs"))?;
-            for i in 0..obs.cell_id.len() {
-                app.append_row(params![i as i64 + 1, obs.cell_id[i], obs.n_counts[i] as i64, obs.n_genes[i] as i64, true])
-                    .map_err(db_err("cannot write obs"))?;
-            }
-            app.flush().map_err(db_err("cannot write obs"))?;
-            let mut app = conn.appender("var").map_err(db_err("cannot write var"))?;
-            for i in 0..var.gene_id.len() {
-                app.append_row(params![i as i64 + 1, var.gene_id[i], var.symbol[i], var.feature_type[i], var.n_cells[i] as i64, var.n_counts[i] as i64])
-                    .map_err(db_err("cannot write var"))?;
-            }
-            app.flush().map_err(db_err("cannot write var"))?;
-        }
-        conn.execute_batch("CHECKPOINT").map_err(db_err("cannot write the metadata database"))?;
-        Ok(MetaDb { conn })
+        .map_err(db_err("cannot write the metadata database"))?;
+        Ok((MetaDb { conn }, notes))
     }
 
     pub fn open(path: &Path) -> Result<Self> {
@@ -86,7 +191,7 @@ impl MetaDb {
     }
 
     /// Runs any SQL; statements that return nothing give an empty table.
-    pub fn query(&self, sql: &str) -> Result<Table> {
+    pub fn query(&self, sql: &str) -> Result<Frame> {
         table::query(&self.conn, sql)
     }
 
@@ -140,12 +245,16 @@ mod tests {
     fn small(dir: &Path) -> MetaDb {
         let ids: Vec<String> = (0..5).map(|i| format!("C{i}")).collect();
         let genes = vec!["G1".to_string(), "G2".to_string()];
+        let mut obs_extra = Frame::default();
+        obs_extra.push("Keep", Column::Category { codes: vec![Some(1), None, Some(0), Some(1), Some(1)], levels: vec!["b'x".into(), "a".into()], ordered: false });
+        obs_extra.push("score", Column::Real(vec![Some(0.5), None, Some(1.5), Some(2.0), Some(-1.0)]));
         MetaDb::create(
             &dir.join("m.duckdb"),
-            &NewObs { cell_id: &ids, n_counts: &[10, 20, 30, 40, 50], n_genes: &[1, 2, 2, 1, 2] },
-            &NewVar { gene_id: &genes, symbol: &["A".into(), "A".into()], feature_type: &["Gene Expression".into(), "Gene Expression".into()], n_cells: &[3, 5], n_counts: &[60, 90] },
+            &NewObs { cell_id: &ids, n_counts: &[10, 20, 30, 40, 50], n_genes: &[1, 2, 2, 1, 2], extra: &obs_extra },
+            &NewVar { gene_id: &genes, symbol: &["A".into(), "A".into()], feature_type: &["Gene Expression".into(), "Gene Expression".into()], n_cells: &[3, 5], n_counts: &[60, 90], extra: &Frame::EMPTY },
         )
         .unwrap()
+        .0
     }
 
     /// A fresh directory under the system temp dir, removed when dropped.
@@ -193,6 +302,9 @@ mod tests {
         assert_eq!(t.columns[1], Column::Int(vec![Some(20), Some(30), Some(50)]));
         assert_eq!(t.columns[2], Column::Real(vec![Some(5.0), Some(7.5), Some(12.5)]));
         assert_eq!(t.columns[3], Column::Bool(vec![Some(true); 3]));
+        let t = db.query("SELECT Keep_input, score FROM obs ORDER BY cell_index").unwrap();
+        assert_eq!(t.columns[0], Column::Category { codes: vec![Some(1), None, Some(0), Some(1), Some(1)], levels: vec!["b'x".into(), "a".into()], ordered: false });
+        assert_eq!(t.columns[1], Column::Real(vec![Some(0.5), None, Some(1.5), Some(2.0), Some(-1.0)]));
         let err = db.query("SELECT nope FROM obs").unwrap_err();
         assert!(err.contains("nope"), "{err}");
     }

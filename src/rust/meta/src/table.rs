@@ -1,33 +1,33 @@
-//! Query results as typed columns (what R turns into a data.frame).
+//! Query results as typed columns (what R turns into a data.frame); ENUM columns come back as
+//! categoricals with their levels.
 
-use duckdb::types::ValueRef;
+use cellstream_engine::frame::{Column, Frame};
+use duckdb::arrow::array::AsArray;
+use duckdb::types::{EnumType, ValueRef};
 use duckdb::Connection;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Column {
-    Bool(Vec<Option<bool>>),
-    Int(Vec<Option<i64>>),
-    Real(Vec<Option<f64>>),
-    Text(Vec<Option<String>>),
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
-    pub names: Vec<String>,
-    pub columns: Vec<Column>,
-}
-
-/// One cell of a result, reduced to the four kinds R distinguishes.
+/// One cell of a result, reduced to the kinds R distinguishes.
 enum Cell {
     Null,
     Bool(bool),
     Int(i64),
     Real(f64),
     Text(String),
+    Level(u32),
 }
 
-fn cell(v: ValueRef) -> Cell {
-    match v {
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Bool,
+    Int,
+    Real,
+    Level,
+    Text,
+}
+
+/// A value, and the levels of an ENUM when `need_levels` (they are the same for every row).
+fn cell(v: ValueRef, need_levels: bool) -> (Cell, Option<Vec<String>>) {
+    let c = match v {
         ValueRef::Null => Cell::Null,
         ValueRef::Boolean(b) => Cell::Bool(b),
         ValueRef::TinyInt(i) => Cell::Int(i as i64),
@@ -44,70 +44,92 @@ fn cell(v: ValueRef) -> Cell {
         ValueRef::Double(f) => Cell::Real(f),
         ValueRef::Decimal(d) => Cell::Real(d.to_string().parse().unwrap_or(f64::NAN)),
         ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Enum(e, row) => {
+            let (values, key) = match e {
+                EnumType::UInt8(a) => (a.values(), a.key(row)),
+                EnumType::UInt16(a) => (a.values(), a.key(row)),
+                EnumType::UInt32(a) => (a.values(), a.key(row)),
+            };
+            let levels = need_levels.then(|| values.as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_owned()).collect());
+            return (key.map_or(Cell::Null, |k| Cell::Level(k as u32)), levels);
+        }
         other => Cell::Text(format!("{other:?}")),
-    }
+    };
+    (c, None)
 }
 
-/// Collects each column as the first non-null kind it meets; integers widen to reals and
-/// anything mixed with text becomes text.
+/// Collects each column; integers widen to reals and anything mixed with text becomes text.
+#[derive(Default)]
 struct Builder {
-    kind: Option<u8>, // 0 bool, 1 int, 2 real, 3 text
+    kind: Option<Kind>,
     cells: Vec<Cell>,
+    levels: Option<Vec<String>>,
 }
 
 impl Builder {
-    fn finish(self) -> Column {
-        let n = self.cells.len();
-        let kind = self.cells.iter().fold(self.kind.unwrap_or(0), |k, c| match c {
-            Cell::Real(_) if k == 1 => 2,
-            Cell::Text(_) => 3,
-            _ => k,
-        });
-        let mut out = match kind {
-            0 => Column::Bool(Vec::with_capacity(n)),
-            1 => Column::Int(Vec::with_capacity(n)),
-            2 => Column::Real(Vec::with_capacity(n)),
-            _ => Column::Text(Vec::with_capacity(n)),
+    fn push(&mut self, (c, levels): (Cell, Option<Vec<String>>)) {
+        let kind = match c {
+            Cell::Null => None,
+            Cell::Bool(_) => Some(Kind::Bool),
+            Cell::Int(_) => Some(Kind::Int),
+            Cell::Real(_) => Some(Kind::Real),
+            Cell::Level(_) => Some(Kind::Level),
+            Cell::Text(_) => Some(Kind::Text),
         };
-        for c in self.cells {
-            match (&mut out, c) {
-                (Column::Bool(v), Cell::Bool(b)) => v.push(Some(b)),
-                (Column::Int(v), Cell::Int(i)) => v.push(Some(i)),
-                (Column::Real(v), Cell::Int(i)) => v.push(Some(i as f64)),
-                (Column::Real(v), Cell::Real(f)) => v.push(Some(f)),
-                (Column::Text(v), Cell::Text(t)) => v.push(Some(t)),
-                (Column::Text(v), Cell::Int(i)) => v.push(Some(i.to_string())),
-                (Column::Text(v), Cell::Real(f)) => v.push(Some(f.to_string())),
-                (Column::Text(v), Cell::Bool(b)) => v.push(Some(b.to_string())),
-                (Column::Bool(v), _) => v.push(None),
-                (Column::Int(v), _) => v.push(None),
-                (Column::Real(v), _) => v.push(None),
-                (Column::Text(v), _) => v.push(None),
-            }
+        if self.levels.is_none() {
+            self.levels = levels;
         }
-        out
+        self.kind = match (self.kind, kind) {
+            (None, k) | (k, None) => k,
+            (Some(a), Some(b)) if a == b => Some(a),
+            (Some(Kind::Int), Some(Kind::Real)) | (Some(Kind::Real), Some(Kind::Int)) => Some(Kind::Real),
+            _ => Some(Kind::Text),
+        };
+        self.cells.push(c);
+    }
+
+    fn finish(self) -> Column {
+        let levels = self.levels.unwrap_or_default();
+        let text = |c: Cell| match c {
+            Cell::Null => None,
+            Cell::Bool(b) => Some(b.to_string()),
+            Cell::Int(i) => Some(i.to_string()),
+            Cell::Real(f) => Some(f.to_string()),
+            Cell::Text(t) => Some(t),
+            Cell::Level(l) => Some(levels[l as usize].clone()),
+        };
+        match self.kind.unwrap_or(Kind::Bool) {
+            Kind::Bool => Column::Bool(self.cells.into_iter().map(|c| if let Cell::Bool(b) = c { Some(b) } else { None }).collect()),
+            Kind::Int => Column::Int(self.cells.into_iter().map(|c| if let Cell::Int(i) = c { Some(i) } else { None }).collect()),
+            Kind::Real => Column::Real(
+                self.cells
+                    .into_iter()
+                    .map(|c| match c {
+                        Cell::Int(i) => Some(i as f64),
+                        Cell::Real(f) => Some(f),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Kind::Level => {
+                let codes = self.cells.into_iter().map(|c| if let Cell::Level(l) = c { Some(l) } else { None }).collect();
+                Column::Category { codes, levels, ordered: false }
+            }
+            Kind::Text => Column::Text(self.cells.into_iter().map(text).collect()),
+        }
     }
 }
 
-pub fn query(conn: &Connection, sql: &str) -> Result<Table, String> {
+pub fn query(conn: &Connection, sql: &str) -> Result<Frame, String> {
     let mut stmt = conn.prepare(sql).map_err(|e| format!("SQL error: {e}"))?;
     let mut rows = stmt.query([]).map_err(|e| format!("SQL error: {e}"))?;
     let names = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
-    let mut builders: Vec<Builder> = names.iter().map(|_| Builder { kind: None, cells: Vec::new() }).collect();
+    let mut builders: Vec<Builder> = names.iter().map(|_| Builder::default()).collect();
     while let Some(row) = rows.next().map_err(|e| format!("SQL error: {e}"))? {
         for (i, b) in builders.iter_mut().enumerate() {
-            let c = cell(row.get_ref(i).map_err(|e| format!("SQL error: {e}"))?);
-            if b.kind.is_none() {
-                b.kind = match c {
-                    Cell::Null => None,
-                    Cell::Bool(_) => Some(0),
-                    Cell::Int(_) => Some(1),
-                    Cell::Real(_) => Some(2),
-                    Cell::Text(_) => Some(3),
-                };
-            }
-            b.cells.push(c);
+            let need_levels = b.levels.is_none();
+            b.push(cell(row.get_ref(i).map_err(|e| format!("SQL error: {e}"))?, need_levels));
         }
     }
-    Ok(Table { names, columns: builders.into_iter().map(Builder::finish).collect() })
+    Ok(Frame { names, columns: builders.into_iter().map(Builder::finish).collect() })
 }
