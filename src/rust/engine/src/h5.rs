@@ -25,9 +25,11 @@ pub fn open(path: &Path, what: &str) -> Result<File> {
     File::open(path).map_err(|e| Error::Input(format!("cannot open '{}' as HDF5 (truncated or damaged file?): {}", path.display(), short(&e))))
 }
 
-/// The first line of an HDF5 error (its stack is not shown to the user).
+/// The first line of an HDF5 error without the C function name (its stack is not shown).
 pub fn short(e: &hdf5::Error) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_owned()
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.split_once("(): ").filter(|(f, _)| f.starts_with('H')).map_or(line, |(_, rest)| rest).to_owned()
 }
 
 /// Maps an HDF5 error on object `name` of `file` to an input error.
