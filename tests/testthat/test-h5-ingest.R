@@ -138,6 +138,8 @@ with h5py.File(out + "/old.h5ad", "w") as f:
 ', dir)
   x <- ingest_h5ad(file.path(dir, "new.h5ad"), tempfile())
   o <- obs(x)
+  expect_identical(names(o), c("cell_id", "n_counts", "n_genes", "keep", "cluster", "score", "count", "ok",
+                               "label", "maybe", "n_counts_input"))
   expect_identical(o$cell_id, c("c1", "c2", "c3", "c4"))
   expect_identical(o$cluster, factor(c("b", "a", "b", NA), levels = c("b", "a")))
   expect_identical(o$score, c(0.5, NA, 1.5, 2.0))

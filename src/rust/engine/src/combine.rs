@@ -6,7 +6,7 @@
 use crate::error::{Error, IoContext, Result};
 use crate::frame::{Column, Frame};
 use crate::regroup::sort_within_cells;
-use crate::source::{CellBatch, CellSource, Features};
+use crate::source::{CellBatch, CellSource, Features, Labels};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -19,9 +19,7 @@ pub enum GeneUniverse {
 pub struct Combined {
     samples: Vec<String>,
     sources: Vec<Box<dyn CellSource>>,
-    cell_ids: Vec<String>,
-    features: Features,
-    obs: Frame,
+    labels: Labels,
     /// Per sample: each input gene's combined index (`u32::MAX`: not in the universe).
     gene_maps: Vec<Vec<u32>>,
     /// Per sample: whether its map keeps gene order (no re-sorting within cells needed).
@@ -41,7 +39,7 @@ impl Combined {
         let mut origin: Vec<(usize, u32)> = Vec::new();
         let mut seen_in = Vec::new();
         for (s, src) in sources.iter().enumerate() {
-            for (g, id) in src.features().ids.iter().enumerate() {
+            for (g, id) in src.labels().features.ids.iter().enumerate() {
                 let at = *position.entry(id.as_str()).or_insert_with(|| {
                     origin.push((s, g as u32));
                     seen_in.push(0usize);
@@ -56,29 +54,29 @@ impl Combined {
         }
         let mut combined_of = vec![u32::MAX; origin.len()];
         universe.iter().enumerate().for_each(|(new, &g)| combined_of[g] = new as u32);
-        let gene_maps: Vec<Vec<u32>> = sources.iter().map(|src| src.features().ids.iter().map(|id| combined_of[position[id.as_str()] as usize]).collect()).collect();
+        let gene_maps: Vec<Vec<u32>> = sources.iter().map(|src| src.labels().features.ids.iter().map(|id| combined_of[position[id.as_str()] as usize]).collect()).collect();
         let in_order = gene_maps.iter().map(|m| m.iter().filter(|&&g| g != u32::MAX).is_sorted()).collect();
 
         let mut features = Features::default();
         let mut parts: Vec<Vec<u32>> = vec![Vec::new(); sources.len()];
         for &g in &universe {
             let (s, local) = origin[g];
-            let f = sources[s].features();
+            let f = &sources[s].labels().features;
             features.ids.push(f.ids[local as usize].clone());
             features.symbols.push(f.symbols[local as usize].clone());
             features.types.push(f.types[local as usize].clone());
             parts[s].push(local);
         }
-        let gene_frames = sources.iter().zip(&parts).map(|(src, rows)| src.features().extra.take(rows)).collect();
+        let gene_frames = sources.iter().zip(&parts).map(|(src, rows)| src.labels().features.extra.take(rows)).collect();
         features.extra = Frame::stack(gene_frames, &parts.iter().map(Vec::len).collect::<Vec<_>>());
 
-        let n_cells: Vec<usize> = sources.iter().map(|s| s.cell_ids().len()).collect();
+        let n_cells: Vec<usize> = sources.iter().map(|s| s.labels().cell_ids.len()).collect();
         let mut first_cell = Vec::with_capacity(sources.len());
         let mut cell_ids = Vec::with_capacity(n_cells.iter().sum());
         let mut sample_codes = Vec::with_capacity(cell_ids.capacity());
         for (s, src) in sources.iter().enumerate() {
             first_cell.push(cell_ids.len() as u32);
-            cell_ids.extend(src.cell_ids().iter().map(|b| format!("{}_{b}", samples[s])));
+            cell_ids.extend(src.labels().cell_ids.iter().map(|b| format!("{}_{b}", samples[s])));
             sample_codes.extend(std::iter::repeat_n(Some(s as u32), n_cells[s]));
         }
         if cell_ids.len() > u32::MAX as usize {
@@ -86,9 +84,9 @@ impl Combined {
         }
         let mut obs = Frame::default();
         obs.push("sample", Column::Category { codes: sample_codes, levels: samples.clone(), ordered: false });
-        let stacked = Frame::stack(sources.iter().map(|s| s.cell_annotation().clone()).collect(), &n_cells);
+        let stacked = Frame::stack(sources.iter().map(|s| s.labels().obs.clone()).collect(), &n_cells);
         stacked.names.into_iter().zip(stacked.columns).for_each(|(n, c)| obs.push(n, c));
-        Ok(Combined { samples, sources, cell_ids, features, obs, gene_maps, in_order, first_cell, ungrouped: None })
+        Ok(Combined { samples, sources, labels: Labels { cell_ids, features, obs }, gene_maps, in_order, first_cell, ungrouped: None })
     }
 }
 
@@ -106,14 +104,8 @@ impl CellSource for Combined {
     fn describe(&self) -> String {
         self.sources.iter().map(|s| s.describe()).collect::<Vec<_>>().join(", ")
     }
-    fn cell_ids(&self) -> &[String] {
-        &self.cell_ids
-    }
-    fn features(&self) -> &Features {
-        &self.features
-    }
-    fn cell_annotation(&self) -> &Frame {
-        &self.obs
+    fn labels(&self) -> &Labels {
+        &self.labels
     }
     fn notes(&self) -> Vec<String> {
         self.samples.iter().zip(&self.sources).flat_map(|(name, s)| s.notes().into_iter().map(move |n| format!("{name}: {n}"))).collect()

@@ -114,8 +114,6 @@ pub struct Frame {
 }
 
 impl Frame {
-    pub const EMPTY: Frame = Frame { names: Vec::new(), columns: Vec::new() };
-
     pub fn push(&mut self, name: impl Into<String>, column: Column) {
         self.names.push(name.into());
         self.columns.push(column);

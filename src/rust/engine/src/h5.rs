@@ -129,11 +129,11 @@ fn strings_of(c: &Container, range: Option<Range<usize>>) -> std::result::Result
     let read_err = |e: hdf5::Error| format!("cannot be read ({}); the file may be truncated or damaged", short(&e));
     match descriptor {
         TypeDescriptor::VarLenUnicode => {
-            let v: Vec<VarLenUnicode> = if c.is_scalar() { vec![c.read_scalar().map_err(read_err)?] } else { c.read_slice_1d(range.clone()).map_err(read_err)?.into_raw_vec_and_offset().0 };
+            let v: Vec<VarLenUnicode> = read_varlen(c, &range, total).map_err(read_err)?;
             v.iter().enumerate().map(|(i, s)| decode(s.as_bytes(), i)).collect()
         }
         TypeDescriptor::VarLenAscii => {
-            let v: Vec<VarLenAscii> = if c.is_scalar() { vec![c.read_scalar().map_err(read_err)?] } else { c.read_slice_1d(range.clone()).map_err(read_err)?.into_raw_vec_and_offset().0 };
+            let v: Vec<VarLenAscii> = read_varlen(c, &range, total).map_err(read_err)?;
             v.iter().enumerate().map(|(i, s)| decode(s.as_bytes(), i)).collect()
         }
         TypeDescriptor::FixedAscii(size) | TypeDescriptor::FixedUnicode(size) => {
@@ -146,6 +146,17 @@ fn strings_of(c: &Container, range: Option<Range<usize>>) -> std::result::Result
                 .collect()
         }
         other => Err(format!("holds {other} values, not strings")),
+    }
+}
+
+/// Variable-length strings: scalar, whole (attributes allow no slicing) or a slice.
+fn read_varlen<T: hdf5::H5Type>(c: &Container, range: &Range<usize>, total: usize) -> hdf5::Result<Vec<T>> {
+    if c.is_scalar() {
+        Ok(vec![c.read_scalar()?])
+    } else if *range == (0..total) {
+        c.read_raw()
+    } else {
+        Ok(c.read_slice_1d(range.clone())?.into_raw_vec_and_offset().0)
     }
 }
 

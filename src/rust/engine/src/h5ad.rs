@@ -4,12 +4,12 @@
 //! along with their types.
 
 use crate::error::{Error, Result};
-use crate::frame::{Column, Frame};
+use crate::frame::Column;
 use crate::h5;
 use crate::h5ad_frame::{self, DataFrame};
 use crate::h5matrix::{to_counts, Compressed, Dense, Rounding, SLICE_ENTRIES};
 use crate::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
-use crate::source::{CellBatch, CellSource, Features};
+use crate::source::{CellBatch, CellSource, Features, Labels};
 use hdf5::Group;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -39,9 +39,7 @@ enum Matrix {
 pub struct H5adSource {
     path: PathBuf,
     matrix: Matrix,
-    cell_ids: Vec<String>,
-    features: Features,
-    obs: Frame,
+    labels: Labels,
     /// The matrix the counts were read from, and why when chosen automatically.
     pub counts_from: String,
     pub note: Option<String>,
@@ -77,9 +75,7 @@ impl H5adSource {
         Ok(H5adSource {
             path: path.to_path_buf(),
             matrix,
-            cell_ids: obs.index,
-            features,
-            obs: obs.columns,
+            labels: Labels { cell_ids: obs.index, features, obs: obs.columns },
             counts_from,
             note,
             rounding: opts.rounding,
@@ -196,14 +192,8 @@ impl CellSource for H5adSource {
     fn describe(&self) -> String {
         format!("{} ({})", self.path.display(), self.counts_from)
     }
-    fn cell_ids(&self) -> &[String] {
-        &self.cell_ids
-    }
-    fn features(&self) -> &Features {
-        &self.features
-    }
-    fn cell_annotation(&self) -> &Frame {
-        &self.obs
+    fn labels(&self) -> &Labels {
+        &self.labels
     }
     fn notes(&self) -> Vec<String> {
         let mut notes: Vec<String> = self.note.iter().cloned().collect();
@@ -259,7 +249,7 @@ impl CellSource for H5adSource {
             return Err(Error::Input(format!("'{}': entries are not grouped by cell", self.describe())));
         };
         let mut rounded = 0;
-        let blocks = CellBlocks::write(scratch, self.cell_ids.len(), m.nnz(), CELL_BLOCK_ENTRIES, |spill| {
+        let blocks = CellBlocks::write(scratch, self.labels.cell_ids.len(), m.nnz(), CELL_BLOCK_ENTRIES, |spill| {
             for genes in m.batches(SLICE_ENTRIES) {
                 let (batch, r) = m.read_counts(genes, self.rounding)?;
                 rounded += r;

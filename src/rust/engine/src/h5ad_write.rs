@@ -195,3 +195,66 @@ fn text_codes(v: &[Option<String>]) -> (Vec<Option<u32>>, Vec<String>) {
         .collect();
     (codes, levels)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h5ad::{H5adOptions, H5adSource};
+    use crate::h5matrix::Rounding;
+    use crate::ingest::{ingest, IngestOptions};
+    use crate::manifest::StagedStore;
+    use crate::mtx::{MtxFiles, MtxSource};
+    use crate::simulate::{simulate_10x, SimOptions};
+    use crate::source::{CellBatch, CellSource};
+    use crate::testdir::TestDir;
+
+    #[test]
+    fn a_written_h5ad_reads_back_with_the_same_counts_and_columns() {
+        let dir = TestDir::new();
+        let sim = dir.path().join("sim");
+        simulate_10x(&sim, &SimOptions { n_cells: 400, n_genes: 150, ..Default::default() }, &|| false).unwrap();
+        let target = dir.path().join("store");
+        let staged = StagedStore::begin(&target).unwrap();
+        let done = ingest(&mut MtxSource::open(MtxFiles::in_dir(&sim).unwrap()).unwrap(), staged.dir(), &IngestOptions::default(), &|| false).unwrap();
+        staged.commit(&done.manifest).unwrap();
+        let store = Store::open(&target).unwrap();
+
+        let cells: Vec<u32> = (0..400).rev().step_by(3).collect();
+        let genes: Vec<u32> = (0..150).step_by(2).collect();
+        let mut obs = Frame::default();
+        obs.push("group", Column::Category { codes: cells.iter().map(|&c| (c % 4 != 0).then_some(c % 3)).collect(), levels: vec!["a".into(), "b".into(), "c".into()], ordered: false });
+        obs.push("depth", Column::Int(cells.iter().map(|&c| (c % 5 != 0).then_some(c as i64)).collect()));
+        obs.push("note", Column::Text(cells.iter().map(|&c| (c % 7 != 0).then(|| format!("n{c}"))).collect()));
+        let cell_ids: Vec<String> = cells.iter().map(|&c| done.obs.cell_id[c as usize].clone()).collect();
+        let gene_ids: Vec<String> = genes.iter().map(|&g| done.var.gene_id[g as usize].clone()).collect();
+        let var = Frame::default();
+        let out = dir.path().join("x.h5ad");
+        let content = H5adContent { cells: &cells, genes: &genes, obs: FrameOut { index: &cell_ids, columns: &obs }, var: FrameOut { index: &gene_ids, columns: &var }, norm_layer: true };
+        write_h5ad(&store, &out, &content, &|| false).unwrap();
+        assert!(write_h5ad(&store, &out, &content, &|| false).unwrap_err().to_string().contains("already exists"));
+
+        let mut back = H5adSource::open(&out, &H5adOptions { counts: "auto".into(), rounding: Rounding::Refuse }).unwrap();
+        assert_eq!(back.counts_from, "X");
+        assert_eq!(back.labels().cell_ids, cell_ids);
+        assert_eq!(back.labels().features.ids, gene_ids);
+        assert_eq!(back.labels().obs.columns[0], obs.columns[0]);
+        assert_eq!(back.labels().obs.columns[1], obs.columns[1]);
+        // Text with missing values is written as a categorical: same values.
+        assert_eq!(back.labels().obs.columns[2].to_text(), obs.columns[2].to_text());
+        let expected = store.submatrix(&cells, &genes, Layer::Raw).unwrap();
+        let mut seen = vec![Vec::new(); cells.len()];
+        back.pass(&mut |b: CellBatch| {
+            for k in 0..b.len() {
+                let (c, g, n) = b.cell(k);
+                seen[c as usize] = g.iter().zip(n).map(|(&g, &n)| (g, n as f64)).collect();
+            }
+            Ok(())
+        })
+        .unwrap();
+        for (k, got) in seen.iter().enumerate() {
+            let r = expected.col_ptr[k]..expected.col_ptr[k + 1];
+            let want: Vec<(u32, f64)> = expected.row[r.clone()].iter().copied().zip(expected.value[r].iter().copied()).collect();
+            assert_eq!(got, &want, "cell {k}");
+        }
+    }
+}

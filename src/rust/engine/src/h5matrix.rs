@@ -28,7 +28,7 @@ pub fn to_counts(values: &[f64], rounding: Rounding, what: &dyn Fn() -> String) 
     let counts = values
         .iter()
         .map(|&v| {
-            if !(v >= 0.0) || v > u32::MAX as f64 {
+            if v.is_nan() || v < 0.0 || v > u32::MAX as f64 {
                 return Err(Error::Input(format!("{} holds the value {v}; counts must be whole numbers from 0 to 4,294,967,295", what())));
             }
             if v.fract() != 0.0 {

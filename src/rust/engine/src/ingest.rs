@@ -72,8 +72,8 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
     if !(opts.target_sum > 0.0 && opts.target_sum.is_finite()) {
         return Err(Error::Request(format!("target_sum must be a positive number, not {}", opts.target_sum)));
     }
-    let n_input_cells = source.cell_ids().len();
-    let n_input_genes = source.features().len();
+    let n_input_cells = source.labels().cell_ids.len();
+    let n_input_genes = source.labels().features.len();
 
     let by_cell_dir = dir.join("by-cell.tmp");
     // A source that is not grouped by cell (or, combined, each such sample) is grouped once.
@@ -108,14 +108,14 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
         std::fs::remove_dir_all(&by_cell_dir).ctx("cannot remove", &by_cell_dir)?;
     }
 
-    let ids = source.cell_ids();
+    let ids = &source.labels().cell_ids;
     let obs = CellTable {
         cell_id: written.source_cell.iter().map(|&c| ids[c as usize].clone()).collect(),
         n_counts: written.n_counts,
         n_genes: written.n_genes,
-        extra: source.cell_annotation().take(&written.source_cell),
+        extra: source.labels().obs.take(&written.source_cell),
     };
-    let f = source.features();
+    let f = &source.labels().features;
     let pick = |v: &Vec<String>| kept_genes.iter().map(|&g| v[g as usize].clone()).collect();
     let var = GeneTable { gene_id: pick(&f.ids), symbol: pick(&f.symbols), feature_type: pick(&f.types), n_cells: gene_cells, n_counts: gene_counts, extra: f.extra.take(&kept_genes) };
     let manifest = Manifest {
@@ -208,7 +208,7 @@ struct PreparedCell {
 
 fn write_cells(source: &mut dyn CellSource, dir: &Path, plan: &GenePlan, spill_dir: &Path, opts: &IngestOptions, interrupted: Interrupt) -> Result<WrittenCells> {
     let (new_gene, n_genes, blocks) = (&plan.new_gene, plan.n_kept, &plan.blocks);
-    let n_source_cells = source.cell_ids().len() as u32;
+    let n_source_cells = source.labels().cell_ids.len() as u32;
     let csr_path = dir.join(CELLS_FILE);
     let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;
     let mut spills = SpillWriter::create(spill_dir, blocks.len())?;

@@ -4,7 +4,7 @@
 //! text while rayon parses the previous ones.
 
 use crate::error::{Error, IoContext, Result};
-use crate::source::{CellBatch, CellSource, Features};
+use crate::source::{CellBatch, CellSource, Features, Labels};
 use crate::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
 use crate::textio::{open_maybe_gz, read_tsv};
 use rayon::prelude::*;
@@ -60,8 +60,7 @@ struct Header {
 
 pub struct MtxSource {
     files: MtxFiles,
-    cell_ids: Vec<String>,
-    features: Features,
+    labels: Labels,
     /// Set once an unsorted file has been grouped by cell into temporary block files.
     by_cell: Option<CellBlocks>,
     cell_block_entries: u64,
@@ -87,7 +86,7 @@ impl MtxSource {
         if header.n_cells == 0 || header.n_genes == 0 || header.nnz == 0 {
             return Err(Error::Input(format!("'{}' is an empty matrix ({} genes x {} cells, {} non-zeros)", files.matrix.display(), header.n_genes, header.n_cells, header.nnz)));
         }
-        Ok(MtxSource { files, cell_ids, features, by_cell: None, cell_block_entries: CELL_BLOCK_ENTRIES })
+        Ok(MtxSource { files, labels: Labels { cell_ids, features, ..Default::default() }, by_cell: None, cell_block_entries: CELL_BLOCK_ENTRIES })
     }
 }
 
@@ -341,11 +340,8 @@ impl CellSource for MtxSource {
     fn describe(&self) -> String {
         self.files.matrix.display().to_string()
     }
-    fn cell_ids(&self) -> &[String] {
-        &self.cell_ids
-    }
-    fn features(&self) -> &Features {
-        &self.features
+    fn labels(&self) -> &Labels {
+        &self.labels
     }
 
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()> {
@@ -368,7 +364,7 @@ impl CellSource for MtxSource {
     fn group_by_cell(&mut self, scratch: &Path) -> Result<()> {
         let path = self.files.matrix.clone();
         let (header, _) = read_header(&path)?;
-        let blocks = CellBlocks::write(scratch, self.cell_ids.len(), header.nnz, self.cell_block_entries, |spill| {
+        let blocks = CellBlocks::write(scratch, self.labels.cell_ids.len(), header.nnz, self.cell_block_entries, |spill| {
             for_each_parsed(&path, |parsed, _, _| {
                 for p in parsed {
                     for k in 0..p.cells.len() {

@@ -49,17 +49,20 @@ impl Features {
     }
 }
 
-static NO_ANNOTATION: Frame = Frame::EMPTY;
+/// What a source knows before its counts are read.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Labels {
+    /// Unique cell ids, in input order.
+    pub cell_ids: Vec<String>,
+    pub features: Features,
+    /// Per-cell annotation of the input (e.g. h5ad obs columns), one row per cell or none.
+    pub obs: Frame,
+}
 
 pub trait CellSource {
     /// A short description for messages and the manifest (e.g. the input path).
     fn describe(&self) -> String;
-    fn cell_ids(&self) -> &[String];
-    fn features(&self) -> &Features;
-    /// Per-cell annotation of the input (e.g. h5ad obs columns), one row per input cell.
-    fn cell_annotation(&self) -> &Frame {
-        &NO_ANNOTATION
-    }
+    fn labels(&self) -> &Labels;
     /// What the user should hear about the reading (choices made, values rounded).
     fn notes(&self) -> Vec<String> {
         Vec::new()

@@ -12,7 +12,7 @@ use crate::frame::{Column, Frame};
 use crate::h5;
 use crate::h5matrix::{Compressed, Rounding, SLICE_ENTRIES};
 use crate::regroup::sort_within_cells;
-use crate::source::{CellBatch, CellSource, Features};
+use crate::source::{CellBatch, CellSource, Features, Labels};
 use hdf5::Group;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -34,8 +34,7 @@ struct Part {
 pub struct TenxH5Source {
     path: PathBuf,
     parts: Vec<Part>,
-    cell_ids: Vec<String>,
-    features: Features,
+    labels: Labels,
 }
 
 impl TenxH5Source {
@@ -48,11 +47,11 @@ impl TenxH5Source {
             open_v2(path, root, opts)?
         };
         let mut seen = HashSet::new();
-        if let Some(dup) = source.cell_ids.iter().find(|b| !seen.insert(b.as_str())) {
+        if let Some(dup) = source.labels.cell_ids.iter().find(|b| !seen.insert(b.as_str())) {
             return Err(Error::Input(format!("'{}': barcode '{dup}' appears twice; barcodes must be unique", path.display())));
         }
         let mut seen = HashSet::new();
-        if let Some(dup) = source.features.ids.iter().find(|b| !seen.insert(b.as_str())) {
+        if let Some(dup) = source.labels.features.ids.iter().find(|b| !seen.insert(b.as_str())) {
             return Err(Error::Input(format!("'{}': gene id '{dup}' appears twice; gene ids must be unique", path.display())));
         }
         Ok(source)
@@ -109,7 +108,7 @@ fn open_v3(path: &Path, g: &Group, opts: &TenxH5Options) -> Result<TenxH5Source>
     }
     let features = Features { ids: pick(&ids), symbols: pick(&names), types: pick(&types), extra };
     let matrix = Compressed::open(g, path, n_cells, n_genes)?;
-    Ok(TenxH5Source { path: path.to_path_buf(), parts: vec![Part { matrix, gene_map }], cell_ids, features })
+    Ok(TenxH5Source { path: path.to_path_buf(), parts: vec![Part { matrix, gene_map }], labels: Labels { cell_ids, features, ..Default::default() } })
 }
 
 fn open_v2(path: &Path, root: &Group, opts: &TenxH5Options) -> Result<TenxH5Source> {
@@ -155,18 +154,15 @@ fn open_v2(path: &Path, root: &Group, opts: &TenxH5Options) -> Result<TenxH5Sour
         parts.push(Part { matrix, gene_map: (start..start + n_genes as u32).collect() });
     }
     features.extra.push("genome", Column::Text(genome_col));
-    Ok(TenxH5Source { path: path.to_path_buf(), parts, cell_ids: cell_ids.unwrap_or_default(), features })
+    Ok(TenxH5Source { path: path.to_path_buf(), parts, labels: Labels { cell_ids: cell_ids.unwrap_or_default(), features, ..Default::default() } })
 }
 
 impl CellSource for TenxH5Source {
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
-    fn cell_ids(&self) -> &[String] {
-        &self.cell_ids
-    }
-    fn features(&self) -> &Features {
-        &self.features
+    fn labels(&self) -> &Labels {
+        &self.labels
     }
 
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()> {

@@ -251,7 +251,7 @@ mod tests {
         MetaDb::create(
             &dir.join("m.duckdb"),
             &NewObs { cell_id: &ids, n_counts: &[10, 20, 30, 40, 50], n_genes: &[1, 2, 2, 1, 2], extra: &obs_extra },
-            &NewVar { gene_id: &genes, symbol: &["A".into(), "A".into()], feature_type: &["Gene Expression".into(), "Gene Expression".into()], n_cells: &[3, 5], n_counts: &[60, 90], extra: &Frame::EMPTY },
+            &NewVar { gene_id: &genes, symbol: &["A".into(), "A".into()], feature_type: &["Gene Expression".into(), "Gene Expression".into()], n_cells: &[3, 5], n_counts: &[60, 90], extra: &Frame::default() },
         )
         .unwrap()
         .0
