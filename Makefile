@@ -50,3 +50,4 @@ demo: install
 
 bench: install peers
 	bash inst/bench/ingest.sh
+	bash inst/bench/h5ad.sh
