@@ -19,7 +19,7 @@ wall() { grep 'Elapsed (wall' "$1" | awk '{print $NF}'; }
 rm -rf "$work/store-h5ad-$n"
 /usr/bin/time -v Rscript -e "invisible(cellstream::ingest_h5ad('$h5ad', '$work/store-h5ad-$n'))" 2> "$work/time-h5ad-$n.txt"
 store_mb=$(du -sm "$work/store-h5ad-$n" | cut -f1)
-h5ad_mb=$(du -sm "$h5ad" | cut -f1)
+h5ad_mb=$(du -smL "$h5ad" | cut -f1)
 echo "cellstream ingest_h5ad: $n cells, wall $(wall "$work/time-h5ad-$n.txt"), peak RSS $(peak "$work/time-h5ad-$n.txt"), store ${store_mb} MB (h5ad ${h5ad_mb} MB)"
 Rscript -e "x <- cellstream::open_store('$work/store-h5ad-$n'); print(x)"
 
