@@ -7,19 +7,20 @@
 mod create;
 mod export;
 mod table;
+mod write;
 
 pub use create::create_store;
 pub use export::export_h5ad;
 
 pub use cellstream_engine::frame::{Column, Frame};
 
-use duckdb::types::Value;
-use duckdb::{appender_params_from_iter, params, Connection};
+use duckdb::{params, Connection};
+use write::{create_table, own, Values};
 use std::path::Path;
 
 pub type Result<T> = std::result::Result<T, String>;
 
-fn db_err(context: &str) -> impl Fn(duckdb::Error) -> String + '_ {
+pub(crate) fn db_err(context: &str) -> impl Fn(duckdb::Error) -> String + '_ {
     move |e| format!("{context}: {e}")
 }
 
@@ -45,83 +46,6 @@ pub struct NewVar<'a> {
     pub extra: &'a Frame,
 }
 
-/// Categoricals with more levels than this are stored as text, not ENUM.
-const MAX_ENUM_LEVELS: usize = 1 << 16;
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn sql_type(c: &Column) -> String {
-    match c {
-        Column::Bool(_) => "BOOLEAN".into(),
-        Column::Int(_) => "BIGINT".into(),
-        Column::Real(_) => "DOUBLE".into(),
-        Column::Category { levels, .. } if levels.len() <= MAX_ENUM_LEVELS && levels.iter().collect::<std::collections::HashSet<_>>().len() == levels.len() => {
-            format!("ENUM({})", levels.iter().map(|l| quote_text(l)).collect::<Vec<_>>().join(", "))
-        }
-        Column::Text(_) | Column::Category { .. } => "VARCHAR".into(),
-    }
-}
-
-fn value(c: &Column, row: usize) -> Value {
-    let v = match c {
-        Column::Bool(v) => v[row].map(Value::Boolean),
-        Column::Int(v) => v[row].map(Value::BigInt),
-        Column::Real(v) => v[row].map(Value::Double),
-        Column::Text(v) => v[row].clone().map(Value::Text),
-        Column::Category { codes, levels, .. } => codes[row].map(|k| Value::Text(levels[k as usize].clone())),
-    };
-    v.unwrap_or(Value::Null)
-}
-
-/// Names for the input's columns that do not clash (case-insensitively, as DuckDB compares
-/// names) with cellstream's own columns or each other: a clash gains the suffix `_input`.
-fn unclashed_names(own: &[&str], extra: &Frame) -> (Vec<String>, Vec<String>) {
-    let mut taken: std::collections::HashSet<String> = own.iter().map(|n| n.to_lowercase()).collect();
-    let mut renamed = Vec::new();
-    let names = extra
-        .names
-        .iter()
-        .map(|n| {
-            let mut name = n.clone();
-            let mut k = 1;
-            while taken.contains(&name.to_lowercase()) {
-                name = if k == 1 { format!("{n}_input") } else { format!("{n}_input{k}") };
-                k += 1;
-            }
-            if name != *n {
-                renamed.push(format!("column '{n}' of the input is stored as '{name}'"));
-            }
-            taken.insert(name.to_lowercase());
-            name
-        })
-        .collect();
-    (names, renamed)
-}
-
-/// Creates `table` with cellstream's columns (`own_ddl`, filled by `own_values`) followed by
-/// the input's `extra` columns, and appends `n_rows` rows. Returns notes on renamed columns.
-fn create_table(conn: &Connection, table: &str, own_ddl: &[(&str, &str)], n_rows: usize, own_values: impl Fn(usize) -> Vec<Value>, extra: &Frame) -> Result<Vec<String>> {
-    let own: Vec<&str> = own_ddl.iter().map(|c| c.0).collect();
-    let (names, renamed) = unclashed_names(&own, extra);
-    let mut ddl: Vec<String> = own_ddl.iter().map(|(n, t)| format!("{n} {t}")).collect();
-    ddl.extend(names.iter().zip(&extra.columns).map(|(n, c)| format!("{} {}", quote_ident(n), sql_type(c))));
-    conn.execute_batch(&format!("CREATE TABLE {table} ({})", ddl.join(", "))).map_err(db_err(&format!("cannot create the {table} table")))?;
-    let mut app = conn.appender(table).map_err(db_err(&format!("cannot write {table}")))?;
-    for row in 0..n_rows {
-        let mut values = own_values(row);
-        values.extend(extra.columns.iter().map(|c| value(c, row)));
-        app.append_row(appender_params_from_iter(values)).map_err(db_err(&format!("cannot write {table}")))?;
-    }
-    app.flush().map_err(db_err(&format!("cannot write {table}")))?;
-    Ok(renamed)
-}
-
 impl MetaDb {
     /// Creates the database of a new store; every cell starts kept, generation 1. Returns it
     /// with notes on input columns renamed to avoid cellstream's own names.
@@ -130,33 +54,26 @@ impl MetaDb {
         let mut notes = create_table(
             &conn,
             "obs",
-            &[("cell_index", "INTEGER PRIMARY KEY"), ("cell_id", "VARCHAR NOT NULL UNIQUE"), ("n_counts", "BIGINT NOT NULL"), ("n_genes", "INTEGER NOT NULL"), ("keep", "BOOLEAN NOT NULL")],
-            obs.cell_id.len(),
-            |i| vec![Value::Int(i as i32 + 1), Value::Text(obs.cell_id[i].clone()), Value::BigInt(obs.n_counts[i] as i64), Value::Int(obs.n_genes[i] as i32), Value::Boolean(true)],
+            vec![
+                own("cell_index", "INTEGER PRIMARY KEY", Values::RowNumber),
+                own("cell_id", "VARCHAR NOT NULL UNIQUE", Values::Text(obs.cell_id)),
+                own("n_counts", "BIGINT NOT NULL", Values::Big(obs.n_counts)),
+                own("n_genes", "INTEGER NOT NULL", Values::Small(obs.n_genes)),
+                own("keep", "BOOLEAN NOT NULL", Values::AllTrue),
+            ],
             obs.extra,
         )?;
         notes.extend(create_table(
             &conn,
             "var",
-            &[
-                ("gene_index", "INTEGER PRIMARY KEY"),
-                ("gene_id", "VARCHAR NOT NULL UNIQUE"),
-                ("symbol", "VARCHAR NOT NULL"),
-                ("feature_type", "VARCHAR NOT NULL"),
-                ("n_cells", "INTEGER NOT NULL"),
-                ("n_counts", "BIGINT NOT NULL"),
+            vec![
+                own("gene_index", "INTEGER PRIMARY KEY", Values::RowNumber),
+                own("gene_id", "VARCHAR NOT NULL UNIQUE", Values::Text(var.gene_id)),
+                own("symbol", "VARCHAR NOT NULL", Values::Text(var.symbol)),
+                own("feature_type", "VARCHAR NOT NULL", Values::Text(var.feature_type)),
+                own("n_cells", "INTEGER NOT NULL", Values::Small(var.n_cells)),
+                own("n_counts", "BIGINT NOT NULL", Values::Big(var.n_counts)),
             ],
-            var.gene_id.len(),
-            |i| {
-                vec![
-                    Value::Int(i as i32 + 1),
-                    Value::Text(var.gene_id[i].clone()),
-                    Value::Text(var.symbol[i].clone()),
-                    Value::Text(var.feature_type[i].clone()),
-                    Value::Int(var.n_cells[i] as i32),
-                    Value::BigInt(var.n_counts[i] as i64),
-                ]
-            },
             var.extra,
         )?);
         conn.execute_batch(

@@ -1,9 +1,14 @@
 //! Engine benchmarks without R: `cellstream-bench simulate DIR N_CELLS N_GENES`,
-//! `cellstream-bench ingest MTX_DIR OUT_DIR` (chunk files only, no DuckDB) and
-//! `cellstream-bench read STORE_DIR` (1,000 random cells and 100 random genes).
+//! `cellstream-bench ingest INPUT OUT_DIR` (chunk files only, no DuckDB; INPUT is a 10x MTX
+//! directory or an .h5ad file), `cellstream-bench pass INPUT` (one reading pass: the floor of
+//! an ingest, which makes two) and `cellstream-bench read STORE_DIR` (1,000 random cells and
+//! 100 random genes).
 
+use cellstream_engine::h5ad::{H5adOptions, H5adSource};
+use cellstream_engine::h5matrix::Rounding;
 use cellstream_engine::ingest::{ingest, IngestOptions};
 use cellstream_engine::mtx::{MtxFiles, MtxSource};
+use cellstream_engine::source::{CellBatch, CellSource};
 use cellstream_engine::simulate::{simulate_10x, SimOptions};
 use cellstream_engine::store::{Layer, Store};
 use cellstream_engine::chunkfile::ChunkReader;
@@ -18,8 +23,9 @@ fn main() {
     let result = match args.get(1).map(String::as_str) {
         Some("simulate") if args.len() == 5 => simulate(&args[2], &args[3], &args[4]),
         Some("ingest") if args.len() == 4 => run_ingest(&args[2], &args[3]),
+        Some("pass") if args.len() == 3 => pass(&args[2]),
         Some("read") if args.len() == 3 => read(&args[2]),
-        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest MTX_DIR OUT_DIR | read STORE_DIR".into()),
+        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT | read STORE_DIR".into()),
     };
     if let Err(e) = result {
         eprintln!("{e}");
@@ -35,11 +41,34 @@ fn simulate(dir: &str, n_cells: &str, n_genes: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn run_ingest(mtx: &str, out: &str) -> Result<(), String> {
+fn open_input(input: &str) -> Result<Box<dyn CellSource>, String> {
+    let path = Path::new(input);
+    if input.ends_with(".h5ad") {
+        Ok(Box::new(H5adSource::open(path, &H5adOptions { counts: "auto".into(), rounding: Rounding::Refuse }).map_err(|e| e.to_string())?))
+    } else {
+        Ok(Box::new(MtxSource::open(MtxFiles::in_dir(path).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?))
+    }
+}
+
+fn pass(input: &str) -> Result<(), String> {
+    let t = Instant::now();
+    let mut source = open_input(input)?;
+    let opened = t.elapsed().as_secs_f64();
+    let mut nnz = 0usize;
+    source.pass(&mut |b: CellBatch| {
+        nnz += b.genes.len();
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    println!("opened in {opened:.1} s; one pass over {nnz} non-zeros in {:.1} s", t.elapsed().as_secs_f64() - opened);
+    Ok(())
+}
+
+fn run_ingest(input: &str, out: &str) -> Result<(), String> {
     std::fs::create_dir(out).map_err(|e| format!("{out}: {e}"))?;
     let t = Instant::now();
-    let mut source = MtxSource::open(MtxFiles::in_dir(Path::new(mtx)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let done = ingest(&mut source, Path::new(out), &IngestOptions::default(), &|| false).map_err(|e| e.to_string())?;
+    let mut source = open_input(input)?;
+    let done = ingest(source.as_mut(), Path::new(out), &IngestOptions::default(), &|| false).map_err(|e| e.to_string())?;
     println!("ingested {} cells x {} genes, {} non-zeros in {:.1} s", done.manifest.n_cells, done.manifest.n_genes, done.manifest.nnz, t.elapsed().as_secs_f64());
     Ok(())
 }
