@@ -3,7 +3,7 @@
 //! column joins the cell annotation, and genes (matched by id) are the union or the
 //! intersection of the samples' genes, in order of first appearance.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Interrupt, IoContext, Result};
 use crate::frame::{Column, Frame};
 use crate::regroup::sort_within_cells;
 use crate::source::{CellBatch, CellSource, Features, Labels};
@@ -144,9 +144,9 @@ impl CellSource for Combined {
         Ok(())
     }
 
-    fn group_by_cell(&mut self, scratch: &Path) -> Result<()> {
+    fn group_by_cell(&mut self, scratch: &Path, interrupted: Interrupt) -> Result<()> {
         let s = self.ungrouped.take().ok_or_else(|| Error::Input(format!("'{}': entries are not grouped by cell", self.describe())))?;
         std::fs::create_dir_all(scratch).ctx("cannot create", scratch)?;
-        self.sources[s].group_by_cell(&scratch.join(format!("sample-{s}")))
+        self.sources[s].group_by_cell(&scratch.join(format!("sample-{s}")), interrupted)
     }
 }

@@ -3,7 +3,7 @@
 //! files first) or dense (read in blocks of rows); never read whole. obs and var columns come
 //! along with their types.
 
-use crate::error::{Error, Result};
+use crate::error::{check, Error, Interrupt, Result};
 use crate::frame::Column;
 use crate::h5;
 use crate::h5ad_frame::{self, DataFrame};
@@ -244,13 +244,14 @@ impl CellSource for H5adSource {
     }
 
     /// A CSC matrix is read once, gene slice by gene slice, into cell-block files.
-    fn group_by_cell(&mut self, scratch: &Path) -> Result<()> {
+    fn group_by_cell(&mut self, scratch: &Path, interrupted: Interrupt) -> Result<()> {
         let Matrix::Csc(m) = &self.matrix else {
             return Err(Error::Input(format!("'{}': entries are not grouped by cell", self.describe())));
         };
         let mut rounded = 0;
         let blocks = CellBlocks::write(scratch, self.labels.cell_ids.len(), m.nnz(), CELL_BLOCK_ENTRIES, |spill| {
             for genes in m.batches(SLICE_ENTRIES) {
+                check(interrupted)?;
                 let (batch, r) = m.read_counts(genes, self.rounding)?;
                 rounded += r;
                 for k in 0..batch.len() {

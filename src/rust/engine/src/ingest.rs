@@ -79,7 +79,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
     // A source that is not grouped by cell (or, combined, each such sample) is grouped once.
     let cells_per_gene = loop {
         match prescan(source, n_input_genes, interrupted) {
-            Err(Error::NotGroupedByCell(_)) => source.group_by_cell(&by_cell_dir)?,
+            Err(Error::NotGroupedByCell(_)) => source.group_by_cell(&by_cell_dir, interrupted)?,
             other => break other?,
         }
     };

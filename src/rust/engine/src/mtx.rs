@@ -3,7 +3,7 @@
 //! increasing column order, as Cell Ranger writes them. A thread decompresses/reads blocks of
 //! text while rayon parses the previous ones.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{check, Error, Interrupt, IoContext, Result};
 use crate::source::{CellBatch, CellSource, Features, Labels};
 use crate::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
 use crate::textio::{open_maybe_gz, read_tsv};
@@ -361,11 +361,12 @@ impl CellSource for MtxSource {
     }
 
     /// One pass that writes every entry to the file of its block of cells.
-    fn group_by_cell(&mut self, scratch: &Path) -> Result<()> {
+    fn group_by_cell(&mut self, scratch: &Path, interrupted: Interrupt) -> Result<()> {
         let path = self.files.matrix.clone();
         let (header, _) = read_header(&path)?;
         let blocks = CellBlocks::write(scratch, self.labels.cell_ids.len(), header.nnz, self.cell_block_entries, |spill| {
             for_each_parsed(&path, |parsed, _, _| {
+                check(interrupted)?;
                 for p in parsed {
                     for k in 0..p.cells.len() {
                         spill.push(p.cells[k], p.genes[k], p.counts[k])?;
@@ -466,7 +467,7 @@ mod tests {
         let mut source = MtxSource::open(MtxFiles::in_dir(&shuffled).unwrap()).unwrap();
         assert!(matches!(all_cells(&mut source), Err(Error::NotGroupedByCell(_))));
         source.cell_block_entries = 1000;
-        source.group_by_cell(&dir.path().join("scratch")).unwrap();
+        source.group_by_cell(&dir.path().join("scratch"), &|| false).unwrap();
         assert!(source.by_cell.as_ref().unwrap().n_blocks() > 5);
         assert_eq!(all_cells(&mut source).unwrap(), expected);
         assert_eq!(all_cells(&mut source).unwrap(), expected, "a second pass gives the same cells");

@@ -2,7 +2,7 @@
 //! Readers (10x MTX, 10x HDF5, h5ad, and several samples combined) implement [`CellSource`]; one writer
 //! (`ingest`) does pre-scan, filtering, normalisation, CSR and CSC for all of them.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Interrupt, Result};
 use crate::frame::Frame;
 use std::path::Path;
 
@@ -71,8 +71,9 @@ pub trait CellSource {
     /// ingest (pre-scan, then write); every pass must yield the same data.
     fn pass(&mut self, visit: &mut dyn FnMut(CellBatch) -> Result<()>) -> Result<()>;
     /// Called when a pass failed with [`Error::NotGroupedByCell`]: rearrange the input (in
-    /// bounded memory, using `scratch`, a directory to create) so later passes are grouped.
-    fn group_by_cell(&mut self, _scratch: &Path) -> Result<()> {
+    /// bounded memory, using `scratch`, a directory to create) so later passes are grouped,
+    /// asking `interrupted` between batches.
+    fn group_by_cell(&mut self, _scratch: &Path, _interrupted: Interrupt) -> Result<()> {
         Err(Error::Input(format!("'{}': entries are not grouped by cell", self.describe())))
     }
 }
