@@ -28,6 +28,8 @@ for name, edit in {
     import shutil; shutil.copy(out + "/good.h5ad", out + "/" + name + ".h5ad")
     with h5py.File(out + "/" + name + ".h5ad", "r+") as f: edit(f)
 with h5py.File(out + "/not10x.h5", "w") as f: f.create_group("foo")["bar"] = np.arange(3)
+with h5py.File(out + "/nofeatures.h5", "w") as f:
+    g = f.create_group("matrix"); g["shape"] = np.array([3, 2]); g["barcodes"] = np.array([b"A", b"B"])
 ', dir)
   dir
 }
@@ -59,6 +61,7 @@ test_that("non-HDF5, truncated and non-10x files", {
   expect_h5_error(ingest_10x_h5, text, "is not an HDF5 file, so it cannot be an 10x HDF5 file")
   expect_h5_error(ingest_h5ad, file.path(dir, "missing.h5ad"), "does not exist")
   expect_h5_error(ingest_10x_h5, file.path(dir, "not10x.h5"), "is not a 10x HDF5 file: it has neither a /matrix group")
+  expect_h5_error(ingest_10x_h5, file.path(dir, "nofeatures.h5"), "has no group '/matrix/features'")
 
   src <- pbmc_h5ad()
   truncated <- tempfile(fileext = ".h5ad")
