@@ -42,10 +42,10 @@ pub struct H5adSource {
     labels: Labels,
     /// The matrix the counts were read from, and why when chosen automatically.
     pub counts_from: String,
-    pub note: Option<String>,
+    note: Option<String>,
     rounding: Rounding,
     /// Values rounded to whole numbers during the last pass.
-    pub rounded: u64,
+    rounded: u64,
     by_cell: Option<CellBlocks>,
 }
 
