@@ -20,8 +20,8 @@
 write_h5ad <- function(x, path, cells = keep(x), genes = NULL, layer = "raw") {
   layer <- match.arg(layer, c("raw", "norm"), several.ok = TRUE)
   if (!"raw" %in% layer) stop("`layer` must include \"raw\": X holds the raw counts", call. = FALSE)
-  cells <- resolve_index(cells, x$dim[1], "cells", function() cell_ids(x))
-  genes <- resolve_index(genes, x$dim[2], "genes", function() gene_ids(x), function() gene_symbols(x))
+  cells <- cell_positions(x, cells)
+  genes <- gene_positions(x, genes)
   path <- normalizePath(path.expand(path), mustWork = FALSE)
   rust(wrap__cs_write_h5ad, x$path, path, rust_index(cells), rust_index(genes), "norm" %in% layer)
   invisible(path)
@@ -63,8 +63,8 @@ as_SingleCellExperiment <- function(x, cells = keep(x), genes = NULL) {
 
 # Counts, normalised values, obs and var rows of a selection, ids as row names.
 object_parts <- function(x, cells, genes) {
-  cells <- resolve_index(cells, x$dim[1], "cells", function() cell_ids(x))
-  genes <- resolve_index(genes, x$dim[2], "genes", function() gene_ids(x), function() gene_symbols(x))
+  cells <- cell_positions(x, cells)
+  genes <- gene_positions(x, genes)
   obs <- obs(x)[cells, , drop = FALSE]
   var <- var(x)[genes, , drop = FALSE]
   rownames(obs) <- obs$cell_id

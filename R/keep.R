@@ -15,7 +15,7 @@ keep <- function(x) {
 #' @export
 set_keep <- function(x, cells) {
   if (is.null(cells)) stop("`cells` must select the cells to keep", call. = FALSE)
-  pos <- resolve_index(cells, x$dim[1], "cells", function() cell_ids(x))
+  pos <- cell_positions(x, cells)
   if (length(pos) == 0) stop("`cells` selects no cell; at least one cell must be kept", call. = FALSE)
   mask <- logical(x$dim[1])
   mask[pos] <- TRUE

@@ -13,8 +13,8 @@
 #' @export
 counts <- function(x, cells = NULL, genes = NULL, layer = c("raw", "norm")) {
   layer <- match.arg(layer)
-  cells <- resolve_index(cells, x$dim[1], "cells", function() cell_ids(x))
-  genes <- resolve_index(genes, x$dim[2], "genes", function() gene_ids(x), function() gene_symbols(x))
+  cells <- cell_positions(x, cells)
+  genes <- gene_positions(x, genes)
   m <- rust(wrap__cs_counts, x$path, rust_index(cells), rust_index(genes), layer)
   methods::new("dgCMatrix", i = m$i, p = as.integer(m$p), x = m$x, Dim = m$dim,
                Dimnames = list(m$gene_ids, m$cell_ids))
@@ -31,8 +31,15 @@ counts <- function(x, cells = NULL, genes = NULL, layer = c("raw", "norm")) {
 #' @export
 gene_values <- function(x, genes, layer = c("norm", "raw")) {
   layer <- match.arg(layer)
-  pos <- resolve_index(genes, x$dim[2], "genes", function() gene_ids(x), function() gene_symbols(x))
+  pos <- gene_positions(x, genes)
   values <- rust(wrap__cs_gene_values, x$path, rust_index(pos), layer)
   names(values) <- as.character(genes)
   cbind(data.frame(cell_id = cell_ids(x), stringsAsFactors = FALSE), as_data_frame(values))
+}
+
+# A selection of the store's cells or genes (see resolve_index()) as 1-based positions;
+# genes may also be named by unique symbol.
+cell_positions <- function(x, cells) resolve_index(cells, x$dim[1], "cells", function() cell_ids(x))
+gene_positions <- function(x, genes) {
+  resolve_index(genes, x$dim[2], "genes", function() gene_ids(x), function() gene_symbols(x))
 }

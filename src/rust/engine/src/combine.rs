@@ -6,7 +6,7 @@
 use crate::error::{Error, Interrupt, IoContext, Result};
 use crate::frame::{Column, Frame};
 use crate::regroup::sort_within_cells;
-use crate::source::{CellBatch, CellSource, Features, Labels};
+use crate::source::{first_repeat, CellBatch, CellSource, Features, Labels};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -31,9 +31,8 @@ pub struct Combined {
 
 impl Combined {
     pub fn new(samples: Vec<String>, sources: Vec<Box<dyn CellSource>>, genes: GeneUniverse) -> Result<Self> {
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = samples.iter().find(|s| !seen.insert(s.as_str())) {
-            return Err(Error::Request(format!("sample name '{dup}' is given twice; sample names must be unique")));
+        if let Some(i) = first_repeat(&samples) {
+            return Err(Error::Request(format!("sample name '{}' is given twice; sample names must be unique", samples[i])));
         }
         let mut position: HashMap<&str, u32> = HashMap::new();
         let mut origin: Vec<(usize, u32)> = Vec::new();
@@ -116,19 +115,11 @@ impl CellSource for Combined {
             let (map, in_order, offset) = (&self.gene_maps[s], self.in_order[s], self.first_cell[s]);
             let what = self.sources[s].describe();
             let outcome = self.sources[s].pass(&mut |batch: CellBatch| {
-                let mut out = CellBatch { offsets: vec![0], ..Default::default() };
+                let mut out = CellBatch::new();
                 for k in 0..batch.len() {
                     let (cell, genes, counts) = batch.cell(k);
-                    for (&g, &c) in genes.iter().zip(counts) {
-                        if map[g as usize] != u32::MAX {
-                            out.genes.push(map[g as usize]);
-                            out.counts.push(c);
-                        }
-                    }
-                    if out.genes.len() > *out.offsets.last().unwrap() {
-                        out.cells.push(offset + cell);
-                        out.offsets.push(out.genes.len());
-                    }
+                    out.push_mapped(genes, counts, map);
+                    out.end_cell(offset + cell);
                 }
                 if !in_order {
                     sort_within_cells(&mut out, &what)?;

@@ -9,9 +9,8 @@ use crate::h5;
 use crate::h5ad_frame::{self, DataFrame};
 use crate::h5matrix::{to_counts, Compressed, Dense, Rounding, SLICE_ENTRIES};
 use crate::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
-use crate::source::{CellBatch, CellSource, Features, Labels};
+use crate::source::{first_repeat, CellBatch, CellSource, Features, Labels};
 use hdf5::Group;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Where raw counts are looked for when `counts = "auto"`, in order.
@@ -67,9 +66,8 @@ impl H5adSource {
         let var_group = if counts_from == "raw/X" { "raw/var" } else { "var" };
         let var = h5ad_frame::read(&h5::group(root, var_group, path)?, path)?;
         let matrix = open_matrix(root, &counts_from, path, obs.index.len(), var.index.len(), var_group)?;
-        let mut seen = HashSet::new();
-        if let Some(dup) = obs.index.iter().find(|b| !seen.insert(b.as_str())) {
-            return Err(Error::Input(format!("'{}': cell name '{dup}' appears twice in obs; cell names must be unique (obs_names_make_unique() in anndata)", path.display())));
+        if let Some(i) = first_repeat(&obs.index) {
+            return Err(Error::Input(format!("'{}': cell name '{}' appears twice in obs; cell names must be unique (obs_names_make_unique() in anndata)", path.display(), obs.index[i])));
         }
         let features = features_of(var, path)?;
         Ok(H5adSource {
@@ -96,8 +94,8 @@ fn choose_counts(root: &Group, path: &Path, rounding: Rounding) -> Result<(Strin
         }
         match first_fraction(root, name, path)? {
             None => {
-                let note = (!findings.is_empty()).then(|| format!("counts read from {name} ({})", findings.join(", ")));
-                return Ok((name.to_owned(), note.or_else(|| Some(format!("counts read from {name}")))));
+                let why = if findings.is_empty() { String::new() } else { format!(" ({})", findings.join(", ")) };
+                return Ok((name.to_owned(), Some(format!("counts read from {name}{why}"))));
             }
             Some(v) => findings.push(format!("{name} holds non-integer values such as {v}")),
         }
@@ -167,8 +165,7 @@ fn open_matrix(root: &Group, name: &str, path: &Path, n_obs: usize, n_vars: usiz
 fn features_of(var: DataFrame, path: &Path) -> Result<Features> {
     let DataFrame { index, columns: mut extra } = var;
     let text = |c: Column| -> Option<Vec<String>> { c.to_text().into_iter().collect() };
-    let unique = |v: &[String]| v.iter().collect::<HashSet<_>>().len() == v.len();
-    let id_column = GENE_ID_COLUMNS.iter().find(|n| extra.column(n).and_then(|c| text(c.clone())).is_some_and(|v| unique(&v)));
+    let id_column = GENE_ID_COLUMNS.iter().find(|n| extra.column(n).and_then(|c| text(c.clone())).is_some_and(|v| first_repeat(&v).is_none()));
     let (ids, symbols) = match id_column {
         Some(name) => (text(extra.remove(name).unwrap()).unwrap(), index),
         None => {
@@ -176,9 +173,8 @@ fn features_of(var: DataFrame, path: &Path) -> Result<Features> {
             (index.clone(), symbols.unwrap_or(index))
         }
     };
-    let mut seen = HashSet::new();
-    if let Some(dup) = ids.iter().find(|b| !seen.insert(b.as_str())) {
-        return Err(Error::Input(format!("'{}': gene '{dup}' appears twice in var; gene names must be unique (var_names_make_unique() in anndata)", path.display())));
+    if let Some(i) = first_repeat(&ids) {
+        return Err(Error::Input(format!("'{}': gene '{}' appears twice in var; gene names must be unique (var_names_make_unique() in anndata)", path.display(), ids[i])));
     }
     let types = TYPE_COLUMNS
         .iter()
@@ -224,16 +220,12 @@ impl CellSource for H5adSource {
                     let values = m.read(rows.clone())?;
                     let (counts, rounded) = to_counts(&values, self.rounding, &|| format!("'{}': {}", self.path.display(), self.counts_from))?;
                     self.rounded += rounded;
-                    let mut batch = CellBatch { offsets: vec![0], ..Default::default() };
+                    let mut batch = CellBatch::new();
                     for (r, row) in rows.zip(counts.chunks(m.n_cols)) {
                         for (g, &c) in row.iter().enumerate().filter(|e| *e.1 > 0) {
-                            batch.genes.push(g as u32);
-                            batch.counts.push(c);
+                            batch.push(g as u32, c);
                         }
-                        if batch.genes.len() > *batch.offsets.last().unwrap() {
-                            batch.cells.push(r as u32);
-                            batch.offsets.push(batch.genes.len());
-                        }
+                        batch.end_cell(r as u32);
                     }
                     visit(batch)?;
                 }

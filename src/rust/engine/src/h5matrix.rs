@@ -117,18 +117,14 @@ impl Compressed {
         let (minor, values) = self.read(r.clone())?;
         let (counts, rounded) = to_counts(&values, rounding, &|| format!("'{}': '{}'", self.file.display(), self.data.name()))?;
         let base = self.indptr[r.start];
-        let mut batch = CellBatch { offsets: vec![0], ..Default::default() };
+        let mut batch = CellBatch::new();
         for m in r {
             for k in (self.indptr[m] - base) as usize..(self.indptr[m + 1] - base) as usize {
                 if counts[k] > 0 {
-                    batch.genes.push(minor[k] as u32);
-                    batch.counts.push(counts[k]);
+                    batch.push(minor[k] as u32, counts[k]);
                 }
             }
-            if batch.genes.len() > *batch.offsets.last().unwrap() {
-                batch.cells.push(m as u32);
-                batch.offsets.push(batch.genes.len());
-            }
+            batch.end_cell(m as u32);
         }
         Ok((batch, rounded))
     }

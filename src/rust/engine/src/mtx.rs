@@ -4,11 +4,10 @@
 //! text while rayon parses the previous ones.
 
 use crate::error::{check, Error, Interrupt, IoContext, Result};
-use crate::source::{CellBatch, CellSource, Features, Labels};
+use crate::source::{first_repeat, CellBatch, CellSource, Features, Labels};
 use crate::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
 use crate::textio::{open_maybe_gz, read_tsv};
 use rayon::prelude::*;
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -92,28 +91,22 @@ impl MtxSource {
 
 fn read_features(path: &Path) -> Result<Features> {
     let mut f = Features::default();
-    let mut seen = HashSet::new();
-    for (n, row) in read_tsv(path)?.into_iter().enumerate() {
+    for row in read_tsv(path)? {
         let id = row[0].clone();
-        if !seen.insert(id.clone()) {
-            return Err(Error::Input(format!("'{}' line {}: gene id '{id}' appears twice; gene ids must be unique", path.display(), n + 1)));
-        }
         f.symbols.push(row.get(1).cloned().unwrap_or_else(|| id.clone()));
         f.types.push(row.get(2).cloned().unwrap_or_else(|| "Gene Expression".to_owned()));
         f.ids.push(id);
+    }
+    if let Some(n) = first_repeat(&f.ids) {
+        return Err(Error::Input(format!("'{}' line {}: gene id '{}' appears twice; gene ids must be unique", path.display(), n + 1, f.ids[n])));
     }
     Ok(f)
 }
 
 fn read_barcodes(path: &Path) -> Result<Vec<String>> {
-    let mut seen = HashSet::new();
-    let mut ids = Vec::new();
-    for (n, mut row) in read_tsv(path)?.into_iter().enumerate() {
-        let id = row.swap_remove(0);
-        if !seen.insert(id.clone()) {
-            return Err(Error::Input(format!("'{}' line {}: barcode '{id}' appears twice; barcodes must be unique", path.display(), n + 1)));
-        }
-        ids.push(id);
+    let ids: Vec<String> = read_tsv(path)?.into_iter().map(|mut row| row.swap_remove(0)).collect();
+    if let Some(n) = first_repeat(&ids) {
+        return Err(Error::Input(format!("'{}' line {}: barcode '{}' appears twice; barcodes must be unique", path.display(), n + 1, ids[n])));
     }
     Ok(ids)
 }

@@ -76,19 +76,18 @@ impl CellBlocks {
                 *at += 1;
             }
             drop((cells, genes, counts));
-            let mut batch = CellBatch { offsets: vec![0], ..Default::default() };
+            let mut batch = CellBatch::new();
             for local in 0..self.cells_per_block {
                 let r = offsets[local]..offsets[local + 1];
                 if r.is_empty() {
                     continue;
                 }
-                batch.cells.push(first_cell + local as u32);
                 batch.genes.extend_from_slice(&by_cell_genes[r.clone()]);
                 batch.counts.extend_from_slice(&by_cell_counts[r]);
-                batch.offsets.push(batch.genes.len());
+                batch.end_cell(first_cell + local as u32);
                 if batch.genes.len() >= BATCH_ENTRIES {
                     sort_within_cells(&mut batch, what)?;
-                    visit(std::mem::replace(&mut batch, CellBatch { offsets: vec![0], ..Default::default() }))?;
+                    visit(std::mem::replace(&mut batch, CellBatch::new()))?;
                 }
             }
             if !batch.is_empty() {

@@ -18,6 +18,29 @@ pub struct CellBatch {
 }
 
 impl CellBatch {
+    pub fn new() -> Self {
+        CellBatch { offsets: vec![0], ..Default::default() }
+    }
+    pub fn push(&mut self, gene: u32, count: u32) {
+        self.genes.push(gene);
+        self.counts.push(count);
+    }
+    /// Pushes entries with genes renamed through `map` (`u32::MAX`: dropped).
+    pub fn push_mapped(&mut self, genes: &[u32], counts: &[u32], map: &[u32]) {
+        for (&g, &c) in genes.iter().zip(counts) {
+            if map[g as usize] != u32::MAX {
+                self.push(map[g as usize], c);
+            }
+        }
+    }
+    /// Closes `cell` with the entries pushed since the previous cell; a cell without entries
+    /// is left out.
+    pub fn end_cell(&mut self, cell: u32) {
+        if self.genes.len() > *self.offsets.last().unwrap_or(&0) {
+            self.cells.push(cell);
+            self.offsets.push(self.genes.len());
+        }
+    }
     pub fn len(&self) -> usize {
         self.cells.len()
     }
@@ -28,6 +51,12 @@ impl CellBatch {
         let r = self.offsets[k]..self.offsets[k + 1];
         (self.cells[k], &self.genes[r.clone()], &self.counts[r])
     }
+}
+
+/// The position of the first value that repeats an earlier one.
+pub fn first_repeat(values: &[String]) -> Option<usize> {
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values.iter().position(|v| !seen.insert(v.as_str()))
 }
 
 /// Gene annotation as read from the input (ids are unique; symbols may repeat).

@@ -12,9 +12,9 @@ use crate::frame::{Column, Frame};
 use crate::h5;
 use crate::h5matrix::{Compressed, Rounding, SLICE_ENTRIES};
 use crate::regroup::sort_within_cells;
-use crate::source::{CellBatch, CellSource, Features, Labels};
+use crate::source::{first_repeat, CellBatch, CellSource, Features, Labels};
 use hdf5::Group;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
@@ -46,13 +46,11 @@ impl TenxH5Source {
         } else {
             open_v2(path, root, opts)?
         };
-        let mut seen = HashSet::new();
-        if let Some(dup) = source.labels.cell_ids.iter().find(|b| !seen.insert(b.as_str())) {
-            return Err(Error::Input(format!("'{}': barcode '{dup}' appears twice; barcodes must be unique", path.display())));
+        if let Some(i) = first_repeat(&source.labels.cell_ids) {
+            return Err(Error::Input(format!("'{}': barcode '{}' appears twice; barcodes must be unique", path.display(), source.labels.cell_ids[i])));
         }
-        let mut seen = HashSet::new();
-        if let Some(dup) = source.labels.features.ids.iter().find(|b| !seen.insert(b.as_str())) {
-            return Err(Error::Input(format!("'{}': gene id '{dup}' appears twice; gene ids must be unique", path.display())));
+        if let Some(i) = first_repeat(&source.labels.features.ids) {
+            return Err(Error::Input(format!("'{}': gene id '{}' appears twice; gene ids must be unique", path.display(), source.labels.features.ids[i])));
         }
         Ok(source)
     }
@@ -75,6 +73,11 @@ fn strings_of_len(g: &Group, name: &str, n: usize, path: &Path) -> Result<Vec<St
     Ok(v)
 }
 
+/// The distinct values, sorted (for messages).
+fn distinct(v: &[String]) -> BTreeSet<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 fn open_v3(path: &Path, g: &Group, opts: &TenxH5Options) -> Result<TenxH5Source> {
     let (n_genes, n_cells) = shape(g, path)?;
     let cell_ids = strings_of_len(g, "barcodes", n_cells, path)?;
@@ -89,13 +92,9 @@ fn open_v3(path: &Path, g: &Group, opts: &TenxH5Options) -> Result<TenxH5Source>
     };
     let kept: Vec<usize> = (0..n_genes).filter(|&i| wanted(i)).collect();
     if kept.is_empty() {
-        let mut present: Vec<&str> = types.iter().map(String::as_str).collect::<HashSet<_>>().into_iter().collect();
-        present.sort();
-        let mut why = format!("feature types {:?} were asked for; the file holds {:?}", opts.feature_types, present);
+        let mut why = format!("feature types {:?} were asked for; the file holds {:?}", opts.feature_types, distinct(&types));
         if let Some(want) = &opts.genome {
-            let mut gs: Vec<&str> = genomes.iter().flatten().map(String::as_str).collect::<HashSet<_>>().into_iter().collect();
-            gs.sort();
-            why = format!("{why}, and genome '{want}' was asked for; the file holds genomes {gs:?}");
+            why = format!("{why}, and genome '{want}' was asked for; the file holds genomes {:?}", distinct(genomes.as_deref().unwrap_or_default()));
         }
         return Err(Error::Input(format!("'{}': no feature is left to read: {why}", path.display())));
     }
@@ -171,25 +170,16 @@ impl CellSource for TenxH5Source {
         for cells in self.parts[0].matrix.batches(budget) {
             let read: Vec<CellBatch> = self.parts.iter().map(|p| p.matrix.read_counts(cells.clone(), Rounding::Refuse).map(|r| r.0)).collect::<Result<_>>()?;
             let mut next = vec![0usize; read.len()];
-            let mut batch = CellBatch { offsets: vec![0], ..Default::default() };
+            let mut batch = CellBatch::new();
             for cell in cells.start as u32..cells.end as u32 {
                 for (p, part) in read.iter().enumerate() {
                     if next[p] < part.len() && part.cells[next[p]] == cell {
                         let (_, genes, counts) = part.cell(next[p]);
-                        for (&g, &c) in genes.iter().zip(counts) {
-                            let new = self.parts[p].gene_map[g as usize];
-                            if new != u32::MAX {
-                                batch.genes.push(new);
-                                batch.counts.push(c);
-                            }
-                        }
+                        batch.push_mapped(genes, counts, &self.parts[p].gene_map);
                         next[p] += 1;
                     }
                 }
-                if batch.genes.len() > *batch.offsets.last().unwrap() {
-                    batch.cells.push(cell);
-                    batch.offsets.push(batch.genes.len());
-                }
+                batch.end_cell(cell);
             }
             sort_within_cells(&mut batch, &what)?;
             visit(batch)?;

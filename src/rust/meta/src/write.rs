@@ -3,6 +3,7 @@
 
 use crate::{db_err, Result};
 use cellstream_engine::frame::{Column, Frame};
+use cellstream_engine::source::first_repeat;
 use duckdb::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray};
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -90,7 +91,7 @@ fn sql_type(c: &Column) -> String {
         Column::Bool(_) => "BOOLEAN".into(),
         Column::Int(_) => "BIGINT".into(),
         Column::Real(_) => "DOUBLE".into(),
-        Column::Category { levels, .. } if levels.len() <= MAX_ENUM_LEVELS && levels.iter().collect::<HashSet<_>>().len() == levels.len() => {
+        Column::Category { levels, .. } if levels.len() <= MAX_ENUM_LEVELS && first_repeat(levels).is_none() => {
             format!("ENUM({})", levels.iter().map(|l| quote_text(l)).collect::<Vec<_>>().join(", "))
         }
         Column::Text(_) | Column::Category { .. } => "VARCHAR".into(),
