@@ -33,7 +33,6 @@ dim.cellstream_store <- function(x) {
 #' @export
 print.cellstream_store <- function(x, ...) {
   info <- store_info(x)
-  num <- function(v) format(v, big.mark = ",", scientific = FALSE, trim = TRUE)
   mb <- function(b) sprintf("%.1f MB", b / 1e6)
   cat("<cellstream store> ", x$path, "\n", sep = "")
   cat(sprintf("  %s cells x %s genes, %s non-zeros (%.2f%% dense)\n", num(info$n_cells),
@@ -45,7 +44,15 @@ print.cellstream_store <- function(x, ...) {
   cat(sprintf("  ingested from %s: %s cells x %s genes, min_cells = %s, min_genes = %s, min_counts = %s\n",
               info$source, num(info$input_cells), num(info$input_genes), num(info$min_cells),
               num(info$min_genes), num(info$min_counts)))
-  cat("  analysis steps: none yet\n")
+  s <- steps(x)
+  if (nrow(s) == 0) {
+    cat("  analysis steps: none yet\n")
+  } else {
+    cat("  analysis steps:\n")
+    state <- ifelse(s$current, "current", sprintf("STALE (%s; rerun %s)", s$stale_because, s$rerun))
+    on <- ifelse(is.na(s$generation), "all cells", sprintf("kept cells, generation %s", s$generation))
+    cat(sprintf("    %s [%s] on %s: %s\n", s$step, s$params, on, state), sep = "")
+  }
   invisible(x)
 }
 
@@ -53,7 +60,9 @@ print.cellstream_store <- function(x, ...) {
 #'
 #' The metadata live in an embedded DuckDB database with tables `obs` (one row per cell:
 #' `cell_index`, `cell_id`, `n_counts`, `n_genes`, `keep`), `var` (one row per gene:
-#' `gene_index`, `gene_id`, `symbol`, `feature_type`, `n_cells`, `n_counts`) and `state`.
+#' `gene_index`, `gene_id`, `symbol`, `feature_type`, `n_cells`, `n_counts`), `state` and
+#' `steps` (see [steps()]); analysis steps add columns to obs and var. Unlike [obs()] and
+#' [var()], `sql()` shows stale results too.
 #' `cell_index` / `gene_index` are 1-based positions, as everywhere in R.
 #'
 #' @param x A store.
@@ -74,13 +83,21 @@ as_data_frame <- function(columns) {
 #' Cell and gene metadata
 #'
 #' @param x A store.
+#' Results of analysis steps that are stale (see [steps()]) are left out, with a message.
+#'
+#' @param x A store.
 #' @return `obs()`: a data.frame with one row per cell in store order (`cell_id`,
 #'   `n_counts` = library size, `n_genes` = genes detected, `keep`, and later results);
 #'   `var()`: one row per gene (`gene_id`, `symbol`, `feature_type`, `n_cells` = cells
-#'   detected, `n_counts` = total counts).
+#'   detected, `n_counts` = total counts, and later results).
 #' @export
 obs <- function(x) {
-  sql(x, "SELECT * EXCLUDE (cell_index) FROM obs ORDER BY cell_index")
+  table_rows(x, "obs", "cell_index")
+}
+
+table_rows <- function(x, table, row_number) {
+  leave_out <- paste(sprintf('"%s"', c(row_number, stale_columns(x, table))), collapse = ", ")
+  sql(x, sprintf("SELECT * EXCLUDE (%s) FROM %s ORDER BY %s", leave_out, table, row_number))
 }
 
 #' @rdname obs
@@ -98,7 +115,7 @@ var.default <- function(x, ...) {
 
 #' @export
 var.cellstream_store <- function(x, ...) {
-  sql(x, "SELECT * EXCLUDE (gene_index) FROM var ORDER BY gene_index")
+  table_rows(x, "var", "gene_index")
 }
 
 cell_ids <- function(x) rust(wrap__cs_ids, x$path, "cells")

@@ -123,3 +123,19 @@ pub fn table_to_list(t: Frame) -> Robj {
     list.set_names(t.names).expect("names match columns");
     list.into()
 }
+
+/// A vector of whole numbers >= 1 (e.g. top-N sizes).
+pub fn positive_counts(x: &Robj, arg: &str) -> Res<Vec<usize>> {
+    let v: Vec<f64> = if let Some(r) = x.as_real_slice() { r.to_vec() } else if let Some(i) = x.as_integer_slice() { i.iter().map(|&i| i as f64).collect() } else { return Err(format!("`{arg}` must be numeric")) };
+    v.iter().map(|&v| if v >= 1.0 && v.fract() == 0.0 { Ok(v as usize) } else { Err(format!("`{arg}` must hold whole numbers >= 1, not {v}")) }).collect()
+}
+
+/// A numeric vector where NA means "none".
+pub fn optional_numbers(x: &Robj, arg: &str) -> Res<Vec<Option<f64>>> {
+    let v = x.as_real_slice().ok_or_else(|| format!("`{arg}` must be a double vector"))?;
+    Ok(v.iter().map(|&v| (!v.is_nan()).then_some(v)).collect())
+}
+
+pub fn optional_string(x: &Robj, arg: &str) -> Res<Option<String>> {
+    if x.is_null() { Ok(None) } else { string(x, arg).map(Some) }
+}

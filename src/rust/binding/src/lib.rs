@@ -8,7 +8,9 @@ use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
 use cellstream_engine::source::CellSource;
 use cellstream_engine::tenx_h5::{TenxH5Options, TenxH5Source};
-use cellstream_meta::{create_store, export_h5ad};
+use cellstream_engine::hvg::Method;
+use cellstream_engine::outlier::{Direction, Rule};
+use cellstream_meta::{create_store, export_h5ad, find_hvg, find_outliers, keep_where, run_qc, Column, Frame, HvgRequest, MetricRule, QcRequest};
 use extendr_api::prelude::*;
 
 mod convert;
@@ -239,6 +241,98 @@ fn cs_set_keep(store: Robj, keep: Robj) -> Robj {
     })
 }
 
+#[extendr]
+fn cs_qc(store: Robj, set_names: Robj, set_genes: Robj, top_n: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let names = optional_strings(&set_names, "gene set names")?.unwrap_or_default();
+        let genes = set_genes.as_list().ok_or("gene sets must be a list")?;
+        let sets = names.into_iter().zip(genes.values()).map(|(n, g)| Ok((n, rust_indices(&g, "gene set")?))).collect::<Res<Vec<_>>>()?;
+        let req = QcRequest { sets, top_n: positive_counts(&top_n, "top_n")? };
+        let per_cell = run_qc(&s.store, &mut s.db(), &req, &user_interrupted)?;
+        Ok(table_to_list(per_cell))
+    })
+}
+
+/// One rule per metric: direction "none" means fixed thresholds only; NA min / max: none.
+#[extendr]
+#[allow(clippy::too_many_arguments)] // mirrors find_outliers()
+fn cs_outliers(store: Robj, metrics: Robj, directions: Robj, nmads: Robj, log: Robj, min: Robj, max: Robj, by: Robj, column: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let metrics = optional_strings(&metrics, "metrics")?.unwrap_or_default();
+        let directions = optional_strings(&directions, "directions")?.unwrap_or_default();
+        let (log, min, max) = (flags(&log, "log")?, optional_numbers(&min, "min")?, optional_numbers(&max, "max")?);
+        let nmads = number(&nmads, "nmads")?;
+        let rules = (0..metrics.len())
+            .map(|k| {
+                let mad = match directions[k].as_str() {
+                    "none" => None,
+                    d => Some((nmads, Direction::parse(d).map_err(|e| e.to_string())?)),
+                };
+                Ok(MetricRule { metric: metrics[k].clone(), rule: Rule { mad, log: log[k], min: min[k], max: max[k] } })
+            })
+            .collect::<Res<Vec<_>>>()?;
+        let (by, column) = (optional_string(&by, "by")?, optional_string(&column, "column")?);
+        let (flags, bounds) = find_outliers(&mut s.db(), &rules, by.as_deref(), column.as_deref())?;
+        Ok(list!(flags = table_to_list(flags), bounds = table_to_list(bounds)).into())
+    })
+}
+
+#[extendr]
+fn cs_keep_where(store: Robj, condition: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let mut db = s.db();
+        let n = keep_where(&mut db, &string(&condition, "cells")?)?;
+        Ok(list!(n_kept = n as f64, generation = db.generation()? as f64).into())
+    })
+}
+
+#[extendr]
+fn cs_hvg(store: Robj, method: Robj, n: Robj, batch: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let method = match string(&method, "method")?.as_str() {
+            "vst" => Method::Vst,
+            "dispersion" => Method::Dispersion,
+            other => return Err(format!("`method` must be \"vst\" or \"dispersion\", not \"{other}\"")),
+        };
+        let batch = optional_string(&batch, "batch")?;
+        let req = HvgRequest { method, n: count(&n, "n")? as usize, batch: batch.as_deref(), target_sum: s.store.manifest.target_sum };
+        let genes = find_hvg(&s.store, &mut s.db(), &req, &user_interrupted)?;
+        Ok(table_to_list(genes))
+    })
+}
+
+/// The recorded analysis steps, with whether each is current.
+#[extendr]
+fn cs_steps(store: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let steps = s.db().steps()?;
+        let mut t = Frame::default();
+        t.push("step", Column::Text(steps.iter().map(|s| Some(s.step.clone())).collect()));
+        t.push("params", Column::Text(steps.iter().map(|s| Some(s.params.clone())).collect()));
+        t.push("generation", Column::Int(steps.iter().map(|s| s.generation).collect()));
+        t.push("current", Column::Bool(steps.iter().map(|s| Some(s.stale.is_none())).collect()));
+        t.push("stale_because", Column::Text(steps.iter().map(|s| s.stale.clone()).collect()));
+        t.push("rerun", Column::Text(steps.iter().map(|s| Some(cellstream_meta::rerun_hint(&s.step))).collect()));
+        t.push("columns", Column::Text(steps.iter().map(|s| Some(s.columns.join(","))).collect()));
+        Ok(table_to_list(t))
+    })
+}
+
+/// TRUE when `step` has a current result; an error naming what to rerun otherwise.
+#[extendr]
+fn cs_require_current(store: Robj, step: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        s.db().require_current(&string(&step, "step")?)?;
+        Ok(true.into())
+    })
+}
+
 extendr_module! {
     mod cellstream;
     fn cs_simulate;
@@ -254,4 +348,10 @@ extendr_module! {
     fn cs_gene_values;
     fn cs_keep;
     fn cs_set_keep;
+    fn cs_qc;
+    fn cs_outliers;
+    fn cs_keep_where;
+    fn cs_hvg;
+    fn cs_steps;
+    fn cs_require_current;
 }

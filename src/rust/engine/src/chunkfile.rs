@@ -196,6 +196,13 @@ pub fn compress_chunk(indices: &[u32], counts: &[u32], norm: &[f16], scratch: &m
     (lz4_flex::block::compress(scratch), scratch.len())
 }
 
+/// Reusable scratch space for reading chunks (one per thread).
+#[derive(Default)]
+pub struct ReadBuffers {
+    compressed: Vec<u8>,
+    payload: Vec<u8>,
+}
+
 /// Random and sequential access to a chunk file. Reads are positioned (`pread`), so one
 /// reader serves many threads.
 pub struct ChunkReader {
@@ -251,30 +258,46 @@ impl ChunkReader {
         self.table[i].nnz
     }
 
-    /// Reads, verifies and decodes chunk `i` into `into`; `buf` is reusable scratch space.
-    pub fn read_into(&self, i: usize, buf: &mut Vec<u8>, into: &mut Chunk) -> Result<()> {
+    /// Uncompressed payload size of chunk `i`, from the table (no read).
+    pub fn payload_len_of(&self, i: usize) -> u32 {
+        self.table[i].payload_len
+    }
+
+    fn damaged(&self, i: usize, what: &str) -> Error {
+        Error::Corrupt(format!("'{}': chunk {} is damaged ({what}); the store must be re-ingested", self.path.display(), i + 1))
+    }
+
+    /// Reads, verifies and decompresses chunk `i` into `payload` (not decoded); `buf` is
+    /// reusable scratch space for the compressed bytes.
+    pub fn read_payload(&self, i: usize, buf: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<()> {
         let entry = *self.table.get(i).ok_or_else(|| {
             Error::Request(format!("index {} is out of range (there are {})", i + 1, self.n_major()))
         })?;
         buf.resize(entry.compressed_len as usize, 0);
         self.file.read_exact_at(buf, entry.offset).ctx("cannot read", &self.path)?;
-        let damaged = |what: &str| {
-            Error::Corrupt(format!("'{}': chunk {} is damaged ({what}); the store must be re-ingested", self.path.display(), i + 1))
-        };
         if crc32fast::hash(buf) != entry.crc {
-            return Err(damaged("checksum mismatch"));
+            return Err(self.damaged(i, "checksum mismatch"));
         }
-        let payload = lz4_flex::block::decompress(buf, entry.payload_len as usize).map_err(|_| damaged("lz4 data"))?;
-        chunk::decode(&payload, self.header.n_minor, into).map_err(|e| damaged(&e.to_string()))?;
-        if into.nnz() != entry.nnz as usize {
-            return Err(damaged("non-zero count differs from the table"));
+        payload.resize(entry.payload_len as usize, 0);
+        match lz4_flex::block::decompress_into(buf, payload) {
+            Ok(n) if n == payload.len() => Ok(()),
+            _ => Err(self.damaged(i, "lz4 data")),
+        }
+    }
+
+    /// Reads, verifies and decodes chunk `i` into `into`; `buf` holds scratch space.
+    pub fn read_into(&self, i: usize, buf: &mut ReadBuffers, into: &mut Chunk) -> Result<()> {
+        self.read_payload(i, &mut buf.compressed, &mut buf.payload)?;
+        chunk::decode(&buf.payload, self.header.n_minor, into).map_err(|e| self.damaged(i, &e.to_string()))?;
+        if into.nnz() != self.table[i].nnz as usize {
+            return Err(self.damaged(i, "non-zero count differs from the table"));
         }
         Ok(())
     }
 
     pub fn read(&self, i: usize) -> Result<Chunk> {
         let mut chunk = Chunk::default();
-        self.read_into(i, &mut Vec::new(), &mut chunk)?;
+        self.read_into(i, &mut ReadBuffers::default(), &mut chunk)?;
         Ok(chunk)
     }
 }

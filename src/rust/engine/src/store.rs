@@ -2,7 +2,7 @@
 //! layout that suits the request (cell subsets from CSR, gene subsets from CSC).
 
 use crate::chunk::Chunk;
-use crate::chunkfile::{Axis, ChunkReader};
+use crate::chunkfile::{Axis, ChunkReader, ReadBuffers};
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, CELLS_FILE, GENES_FILE};
 use rayon::prelude::*;
@@ -82,7 +82,7 @@ impl Store {
     fn by_cells(&self, cells: &[u32], gene_slot: &[u32], n_rows: usize, layer: Layer) -> Result<SparseColumns> {
         let columns: Vec<Vec<(u32, f64)>> = cells
             .par_iter()
-            .map_init(|| (Vec::new(), Chunk::default()), |(buf, chunk), &c| {
+            .map_init(|| (ReadBuffers::default(), Chunk::default()), |(buf, chunk), &c| {
                 self.cells.read_into(c as usize, buf, chunk)?;
                 let mut col: Vec<(u32, f64)> = (0..chunk.nnz())
                     .filter_map(|k| {
@@ -108,7 +108,7 @@ impl Store {
     fn by_genes(&self, genes: &[u32], cell_slot: &[u32], n_cols: usize, layer: Layer) -> Result<SparseColumns> {
         let rows: Vec<Vec<(u32, f64)>> = genes
             .par_iter()
-            .map_init(|| (Vec::new(), Chunk::default()), |(buf, chunk), &g| {
+            .map_init(|| (ReadBuffers::default(), Chunk::default()), |(buf, chunk), &g| {
                 self.genes.read_into(g as usize, buf, chunk)?;
                 Ok((0..chunk.nnz())
                     .filter_map(|k| {

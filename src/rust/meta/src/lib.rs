@@ -4,13 +4,17 @@
 //! Also the two operations that join chunk files and metadata: creating a store from an ingest
 //! source, and exporting one as h5ad.
 
+mod analysis;
 mod create;
 mod export;
+mod steps;
 mod table;
 mod write;
 
+pub use analysis::{find_hvg, find_outliers, keep_where, run_qc, HvgRequest, MetricRule, QcRequest};
 pub use create::create_store;
 pub use export::export_h5ad;
+pub use steps::{rerun_hint, StepStatus};
 
 pub use cellstream_engine::frame::{Column, Frame};
 
@@ -82,6 +86,7 @@ impl MetaDb {
              CHECKPOINT;",
         )
         .map_err(db_err("cannot write the metadata database"))?;
+        steps::ensure_table(&conn)?;
         Ok((MetaDb { conn }, notes))
     }
 
@@ -96,6 +101,7 @@ impl MetaDb {
                 format!("cannot open the metadata database: {e}")
             }
         })?;
+        steps::ensure_table(&conn)?;
         Ok(MetaDb { conn })
     }
 

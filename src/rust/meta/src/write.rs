@@ -77,16 +77,16 @@ pub fn own<'a>(name: &'a str, ddl: &'a str, values: Values<'a>) -> OwnColumn<'a>
     OwnColumn { name, ddl, values }
 }
 
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn quote_text(s: &str) -> String {
+pub(crate) fn quote_text(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The SQL type of an input column; categoricals become ENUMs.
-fn sql_type(c: &Column) -> String {
+pub(crate) fn sql_type(c: &Column) -> String {
     match c {
         Column::Bool(_) => "BOOLEAN".into(),
         Column::Int(_) => "BIGINT".into(),

@@ -1,0 +1,104 @@
+#' Quality-control metrics per cell
+#'
+#' One streaming pass over the cell-major chunks computes, for every cell, the library size
+#' (`n_counts`, Seurat's `nCount_RNA`), the genes detected (`n_genes`, `nFeature_RNA`), the
+#' percentage of its counts in each gene set (`pct_<name>`, Seurat's `PercentageFeatureSet`,
+#' scanpy's `pct_counts_<name>`) and in its `N` most-expressed genes (`pct_top_<N>`, scanpy's
+#' `pct_counts_in_top_<N>_genes`). They are stored as [obs()] columns; [var()] gains each
+#' gene's `mean_counts` and `pct_dropout` (% of cells without it). QC uses every cell of the
+#' store, whatever the kept cells.
+#'
+#' @param x A store.
+#' @param patterns Named regular expressions matched against gene symbols (R's `grepl()`);
+#'   each names a gene set. The defaults cover human and mouse: mitochondrial `^MT-`/`^mt-`,
+#'   ribosomal `^RP[SL]`/`^Rp[sl]` and haemoglobin `^HB[^P]`/`^Hb[^p]` (as in the Seurat and
+#'   OSCA tutorials). A pattern that matches no gene gives a warning.
+#' @param gene_sets Named list of further gene sets, each a vector of gene ids or unique
+#'   symbols; an unknown gene is an error.
+#' @param top_n The `N` of the top-gene metrics (default `c(50, 100, 200, 500)`, as scanpy).
+#' @return The per-cell metrics, invisibly: a data.frame with `cell_id` and the columns
+#'   above, one row per cell in store order.
+#' @examples
+#' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())
+#' qc <- calculate_qc_metrics(x)
+#' summary(qc$pct_mt)
+#' @export
+calculate_qc_metrics <- function(x, patterns = c(mt = "^(MT|mt)-", ribo = "^(RP[SL]|Rp[sl])",
+                                                 hb = "^(HB[^P]|Hb[^p])"),
+                                 gene_sets = list(), top_n = c(50, 100, 200, 500)) {
+  check_set_names(patterns, "patterns")
+  check_set_names(gene_sets, "gene_sets")
+  symbols <- gene_symbols(x)
+  by_pattern <- lapply(names(patterns), function(name) {
+    hits <- which(grepl(patterns[[name]], symbols))
+    if (length(hits) == 0) {
+      warning(sprintf("pattern '%s' for gene set '%s' matches no gene symbol; pct_%s is 0 for every cell",
+                      patterns[[name]], name, name), call. = FALSE)
+    }
+    hits
+  })
+  by_ids <- lapply(gene_sets, function(genes) gene_positions(x, genes))
+  sets <- c(by_pattern, by_ids)
+  set_names <- c(names(patterns), names(gene_sets))
+  if (anyDuplicated(set_names)) stop("gene set names must be unique", call. = FALSE)
+  res <- rust(wrap__cs_qc, x$path, as.character(set_names), lapply(sets, rust_index), as.numeric(top_n))
+  qc <- cbind(data.frame(cell_id = cell_ids(x), stringsAsFactors = FALSE), as_data_frame(res))
+  message(sprintf("QC metrics for %s cells: median %s counts, %s genes%s", num(nrow(qc)),
+                  num(stats::median(qc$n_counts)), num(stats::median(qc$n_genes)),
+                  if ("pct_mt" %in% names(qc)) sprintf(", %.1f%% mitochondrial", stats::median(qc$pct_mt, na.rm = TRUE)) else ""))
+  invisible(qc)
+}
+
+check_set_names <- function(sets, arg) {
+  if (length(sets) > 0 && (is.null(names(sets)) || any(!nzchar(names(sets))))) {
+    stop(sprintf("every element of `%s` needs a name (it names the column pct_<name>)", arg), call. = FALSE)
+  }
+}
+
+num <- function(v) format(v, big.mark = ",", scientific = FALSE, trim = TRUE)
+
+#' Flag outlier cells
+#'
+#' A cell is an outlier for a metric when it lies more than `nmads` median absolute
+#' deviations from the median on the side(s) given (scater's `isOutlier()`; MAD scaled by
+#' 1.4826 as R's `mad()`), or outside the fixed `min` / `max`. With `by`, medians and MADs
+#' are taken within each group (e.g. `"sample"`). All cells are judged, whatever the kept
+#' cells; combine the result with [set_keep()], e.g. `set_keep(x, "NOT qc_outlier")`.
+#'
+#' @param x A store.
+#' @param metrics Named character vector: obs column = side, one of `"lower"`, `"higher"`,
+#'   `"both"`. The default, library size and genes detected too low or % mitochondrial too
+#'   high, is scater's `perCellQCFilters()`.
+#' @param nmads Number of MADs (3, as scater).
+#' @param log Metrics judged on the log1p scale (default: library size and genes detected,
+#'   as scater).
+#' @param min,max Named numeric vectors of fixed thresholds (e.g. `max = c(pct_mt = 5)`);
+#'   their metrics need not be in `metrics`.
+#' @param by An obs column that groups cells (MADs per group), or `NULL`.
+#' @param column An obs column name to store the overall flag in, or `NULL` (not stored).
+#' @return A data.frame, one row per cell: `cell_id`, one logical column per metric, and
+#'   `outlier` (any metric). Its attribute `"thresholds"` gives, per metric and group, the
+#'   median, MAD, bounds and number of outliers.
+#' @examples
+#' x <- ingest_mtx(simulate_counts(500, 300, path = tempfile()), tempfile())
+#' calculate_qc_metrics(x)
+#' out <- find_outliers(x, column = "qc_outlier")
+#' attr(out, "thresholds")
+#' @export
+find_outliers <- function(x, metrics = c(n_counts = "lower", n_genes = "lower", pct_mt = "higher"),
+                          nmads = 3, log = c("n_counts", "n_genes"), min = NULL, max = NULL,
+                          by = NULL, column = NULL) {
+  all_metrics <- unique(c(names(metrics), names(min), names(max)))
+  if (length(all_metrics) == 0) stop("give at least one metric", call. = FALSE)
+  if (length(metrics) > 0 && is.null(names(metrics))) stop("`metrics` must be named by obs column", call. = FALSE)
+  if (!is.numeric(nmads) || length(nmads) != 1 || !(nmads > 0)) stop("`nmads` must be a positive number", call. = FALSE)
+  side <- unname(ifelse(all_metrics %in% names(metrics), metrics[all_metrics], "none"))
+  bound <- function(v) unname(as.numeric(ifelse(all_metrics %in% names(v), v[all_metrics], NA)))
+  res <- rust(wrap__cs_outliers, x$path, all_metrics, side, as.numeric(nmads), all_metrics %in% log,
+              bound(min), bound(max), by, column)
+  flags <- cbind(data.frame(cell_id = cell_ids(x), stringsAsFactors = FALSE), as_data_frame(res$flags))
+  attr(flags, "thresholds") <- as_data_frame(res$bounds)
+  message(sprintf("%s of %s cells are outliers%s", num(sum(flags$outlier)), num(nrow(flags)),
+                  if (is.null(column)) "" else sprintf(" (stored in obs column '%s')", column)))
+  flags
+}

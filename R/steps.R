@@ -1,0 +1,39 @@
+#' Analysis steps recorded in a store
+#'
+#' Every result (QC metrics, outlier calls, highly variable genes, ...) is recorded with the
+#' kept-cell generation it was computed on and the results it used. A result is stale when
+#' the kept cells changed since (for steps on kept cells) or when a result it used was
+#' recomputed; stale results cannot be used until their step is rerun.
+#'
+#' @param x A store.
+#' @return A data.frame: `step`, `params`, `generation` (NA for steps on all cells),
+#'   `current`, `stale_because`, `rerun` (the call that refreshes it), `columns` (the obs/var
+#'   columns it wrote, as `table.column`).
+#' @export
+steps <- function(x) {
+  as_data_frame(rust(wrap__cs_steps, x$path))
+}
+
+# Columns a step wrote to `table` ("obs" or "var").
+step_columns <- function(x, step, table) {
+  s <- steps(x)
+  cols <- unlist(strsplit(s$columns[s$step == step], ",", fixed = TRUE))
+  sub("^[a-z]+\\.", "", cols[startsWith(cols, paste0(table, "."))])
+}
+
+# Columns of stale steps in `table`, which obs() and var() leave out (with a message).
+stale_columns <- function(x, table) {
+  s <- steps(x)
+  s <- s[!s$current, , drop = FALSE]
+  hidden <- character()
+  for (k in seq_len(nrow(s))) {
+    cols <- unlist(strsplit(s$columns[k], ",", fixed = TRUE))
+    cols <- sub("^[a-z]+\\.", "", cols[startsWith(cols, paste0(table, "."))])
+    if (length(cols) > 0) {
+      message(sprintf("%s(): leaving out %s, stale because %s; rerun %s", table,
+                      paste(cols, collapse = ", "), s$stale_because[k], s$rerun[k]))
+      hidden <- c(hidden, cols)
+    }
+  }
+  hidden
+}

@@ -1,0 +1,99 @@
+//! Per-gene statistics over the kept cells, per group of cells (batch), in one pass over the
+//! gene-major chunks: what highly-variable-gene selection needs.
+
+use crate::error::{Interrupt, Result};
+use crate::scan::scan;
+use crate::store::Store;
+
+/// Cells outside every group (not kept) carry this group code.
+pub const NO_GROUP: u32 = u32::MAX;
+
+/// One gene's sums over the cells of one group.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GroupSums {
+    pub n_nonzero: u64,
+    /// Raw counts: sum, sum of squares (exact integers) and the largest.
+    pub sum: u64,
+    pub sum_sq: u128,
+    pub max: u32,
+    /// Normalised counts (count / library size x target sum, before log1p).
+    pub norm_sum: f64,
+    pub norm_sum_sq: f64,
+}
+
+/// How cells are grouped and scaled for [`gene_sums`].
+pub struct CellGroups<'a> {
+    /// Group of each cell in 0..n_groups, or [`NO_GROUP`].
+    pub group: &'a [u32],
+    pub n_groups: usize,
+    /// Number of cells in each group.
+    pub sizes: Vec<u64>,
+    /// target_sum / library size of each cell.
+    pub scale: &'a [f64],
+}
+
+impl<'a> CellGroups<'a> {
+    pub fn new(group: &'a [u32], n_groups: usize, scale: &'a [f64]) -> Self {
+        let mut sizes = vec![0u64; n_groups];
+        group.iter().filter(|&&g| g != NO_GROUP).for_each(|&g| sizes[g as usize] += 1);
+        CellGroups { group, n_groups, sizes, scale }
+    }
+}
+
+/// Sums per gene (outer) and group (inner) for the genes `genes` (0-based, ascending).
+pub fn gene_sums(store: &Store, genes: &[usize], cells: &CellGroups, interrupted: Interrupt) -> Result<Vec<Vec<GroupSums>>> {
+    let (sums, _) = scan(
+        &store.genes,
+        genes,
+        interrupted,
+        || (),
+        |_, _, chunk| {
+            let mut per_group = vec![GroupSums::default(); cells.n_groups];
+            for (&c, &x) in chunk.indices.iter().zip(&chunk.counts) {
+                let g = cells.group[c as usize];
+                if g == NO_GROUP {
+                    continue;
+                }
+                let s = &mut per_group[g as usize];
+                let norm = x as f64 * cells.scale[c as usize];
+                s.n_nonzero += 1;
+                s.sum += x as u64;
+                s.sum_sq += x as u128 * x as u128;
+                s.max = s.max.max(x);
+                s.norm_sum += norm;
+                s.norm_sum_sq += norm * norm;
+            }
+            per_group
+        },
+        |_, _| (),
+    )?;
+    Ok(sums)
+}
+
+/// For each gene of `genes` and each group: the sum over the group's non-zero counts of
+/// min(clip, (x - mean) / sd)^2 (Seurat's `SparseRowVarStd`), with `mean[k][b]`, `sd[k][b]`
+/// for the k-th gene of `genes` and `clip[b]` per group.
+pub fn clipped_square_sums(store: &Store, genes: &[usize], cells: &CellGroups, mean: &[Vec<f64>], sd: &[Vec<f64>], clip: &[f64], interrupted: Interrupt) -> Result<Vec<Vec<f64>>> {
+    let position: std::collections::HashMap<usize, usize> = genes.iter().enumerate().map(|(k, &g)| (g, k)).collect();
+    let (sums, _) = scan(
+        &store.genes,
+        genes,
+        interrupted,
+        || (),
+        |_, gene, chunk| {
+            let k = position[&gene];
+            let mut per_group = vec![0f64; cells.n_groups];
+            for (&c, &x) in chunk.indices.iter().zip(&chunk.counts) {
+                let b = cells.group[c as usize];
+                if b != NO_GROUP {
+                    let b = b as usize;
+                    let z = ((x as f64 - mean[k][b]) / sd[k][b]).min(clip[b]);
+                    per_group[b] += z * z;
+                }
+            }
+            per_group
+        },
+        |_, _| (),
+    )?;
+    Ok(sums)
+}

@@ -1,0 +1,94 @@
+//! Per-cell quality-control metrics in one pass over the cell-major chunks: library size,
+//! genes detected, % of counts in gene sets (mitochondrial, ribosomal, ...) and % of counts
+//! in the cell's N most-expressed genes (scanpy's `pct_counts_in_top_N_genes`).
+
+use crate::error::{Error, Interrupt, Result};
+use crate::scan::{all, scan};
+use crate::store::Store;
+
+/// At most this many gene sets per pass (one bit each per gene).
+pub const MAX_GENE_SETS: usize = 64;
+
+pub struct CellQc {
+    pub n_counts: Vec<u64>,
+    pub n_genes: Vec<u32>,
+    /// One vector per gene set: % of each cell's counts in the set (NaN for an empty cell).
+    pub pct_in_set: Vec<Vec<f64>>,
+    /// One vector per `top_n`: % of each cell's counts in its N most-expressed genes.
+    pub pct_in_top: Vec<Vec<f64>>,
+}
+
+/// `gene_sets`: 0-based gene indices per set; `top_n`: the N of each top-N metric.
+pub fn cell_qc(store: &Store, gene_sets: &[Vec<u32>], top_n: &[usize], interrupted: Interrupt) -> Result<CellQc> {
+    if gene_sets.len() > MAX_GENE_SETS {
+        return Err(Error::Request(format!("at most {MAX_GENE_SETS} gene sets can be measured in one pass, not {}", gene_sets.len())));
+    }
+    let mut membership = vec![0u64; store.n_genes()];
+    for (s, set) in gene_sets.iter().enumerate() {
+        for &g in set {
+            *membership.get_mut(g as usize).ok_or_else(|| Error::Request(format!("gene index {} is out of range", g as u64 + 1)))? |= 1 << s;
+        }
+    }
+    let deepest = top_n.iter().copied().max().unwrap_or(0);
+    let (per_cell, _) = scan(
+        &store.cells,
+        &all(&store.cells),
+        interrupted,
+        Vec::<u32>::new,
+        |scratch, _, chunk| {
+            let library: u64 = chunk.counts.iter().map(|&c| c as u64).sum();
+            let mut in_set = vec![0u64; gene_sets.len()];
+            for (&g, &c) in chunk.indices.iter().zip(&chunk.counts) {
+                let mut bits = membership[g as usize];
+                while bits != 0 {
+                    in_set[bits.trailing_zeros() as usize] += c as u64;
+                    bits &= bits - 1;
+                }
+            }
+            let top = top_sums(&chunk.counts, deepest, top_n, scratch);
+            let pct = |part: u64| part as f64 / library as f64 * 100.0;
+            let pcts: Vec<f64> = in_set.into_iter().chain(top).map(pct).collect();
+            (library, chunk.nnz() as u32, pcts)
+        },
+        |_, _| (),
+    )?;
+    let n_sets = gene_sets.len();
+    let column = |k: usize| per_cell.iter().map(|c| c.2[k]).collect::<Vec<f64>>();
+    Ok(CellQc {
+        n_counts: per_cell.iter().map(|c| c.0).collect(),
+        n_genes: per_cell.iter().map(|c| c.1).collect(),
+        pct_in_set: (0..n_sets).map(column).collect(),
+        pct_in_top: (0..top_n.len()).map(|k| column(n_sets + k)).collect(),
+    })
+}
+
+/// Sum of the `n` largest counts for each `n` of `top_n` (all counts when a cell has fewer).
+fn top_sums(counts: &[u32], deepest: usize, top_n: &[usize], scratch: &mut Vec<u32>) -> Vec<u64> {
+    scratch.clear();
+    scratch.extend_from_slice(counts);
+    let depth = deepest.min(scratch.len());
+    if depth < scratch.len() {
+        scratch.select_nth_unstable_by(depth, |a, b| b.cmp(a));
+    }
+    let largest = &mut scratch[..depth];
+    largest.sort_unstable_by(|a, b| b.cmp(a));
+    let mut cumulative = Vec::with_capacity(depth + 1);
+    cumulative.push(0u64);
+    for &c in largest.iter() {
+        cumulative.push(cumulative.last().unwrap() + c as u64);
+    }
+    top_n.iter().map(|&n| cumulative[n.min(depth)]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_sums_take_the_largest_counts_and_all_of_a_small_cell() {
+        let mut scratch = Vec::new();
+        assert_eq!(top_sums(&[5, 1, 9, 3, 7], 3, &[1, 3, 2], &mut scratch), vec![9, 21, 16]);
+        assert_eq!(top_sums(&[2, 4], 50, &[50, 1], &mut scratch), vec![6, 4]);
+        assert_eq!(top_sums(&[], 5, &[5], &mut scratch), vec![0]);
+    }
+}

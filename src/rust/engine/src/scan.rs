@@ -1,0 +1,111 @@
+//! Streaming passes over every chunk of a chunk file: chunks are read and decoded in
+//! parallel (rayon), batch by batch, so memory holds one batch's outputs and one chunk per
+//! thread, never the matrix. The caller is asked between batches whether to stop.
+
+use crate::chunk::Chunk;
+use crate::chunkfile::{ChunkReader, ReadBuffers};
+use crate::error::{check, Error, Interrupt, Result};
+use rayon::prelude::*;
+
+/// Non-zeros per batch: enough work for every thread, and a check for Ctrl-C every second
+/// or so.
+const BATCH_NNZ: u64 = 1 << 24;
+
+/// Calls `visit(acc, i, chunk)` for every chunk `i` in `majors` (ascending, without
+/// repeats); returns the values it gave, in the order of `majors`, and the per-thread
+/// accumulators folded with `merge`.
+pub fn scan<A, R>(
+    reader: &ChunkReader,
+    majors: &[usize],
+    interrupted: Interrupt,
+    init: impl Fn() -> A + Sync + Send,
+    visit: impl Fn(&mut A, usize, &Chunk) -> R + Sync + Send,
+    merge: impl Fn(&mut A, A),
+) -> Result<(Vec<R>, A)>
+where
+    A: Send,
+    R: Send,
+{
+    struct Worker<A, R> {
+        acc: A,
+        out: Vec<R>,
+        buf: ReadBuffers,
+        chunk: Chunk,
+        error: Option<Error>,
+    }
+    let mut total = init();
+    let mut results = Vec::with_capacity(majors.len());
+    let mut at = 0;
+    while at < majors.len() {
+        check(interrupted)?;
+        let mut nnz = 0u64;
+        let end = majors[at..].iter().position(|&i| {
+            nnz += reader.nnz_of(i) as u64;
+            nnz >= BATCH_NNZ
+        });
+        let end = end.map_or(majors.len(), |k| at + k + 1);
+        let workers: Vec<Worker<A, R>> = majors[at..end]
+            .par_iter()
+            .fold(
+                || Worker { acc: init(), out: Vec::new(), buf: ReadBuffers::default(), chunk: Chunk::default(), error: None },
+                |mut w, &i| {
+                    if w.error.is_none() {
+                        match reader.read_into(i, &mut w.buf, &mut w.chunk) {
+                            Ok(()) => w.out.push(visit(&mut w.acc, i, &w.chunk)),
+                            Err(e) => w.error = Some(e),
+                        }
+                    }
+                    w
+                },
+            )
+            .collect();
+        // `fold` splits an indexed iterator into contiguous pieces and `collect` keeps them in
+        // order, so appending the pieces keeps the order of `majors`.
+        for w in workers {
+            if let Some(e) = w.error {
+                return Err(e);
+            }
+            results.extend(w.out);
+            merge(&mut total, w.acc);
+        }
+        at = end;
+    }
+    Ok((results, total))
+}
+
+/// Every major of `reader`, for a full pass.
+pub fn all(reader: &ChunkReader) -> Vec<usize> {
+    (0..reader.n_major()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkfile::{Axis, ChunkWriter};
+    use half::f16;
+
+    #[test]
+    fn scan_returns_per_chunk_values_in_order_and_merges_accumulators() {
+        let dir = crate::testdir::TestDir::new();
+        let path = dir.path().join("m.chunks");
+        let mut w = ChunkWriter::create(&path, Axis::Cells, 10).unwrap();
+        for i in 0..3000u32 {
+            let n = (i % 7) as usize;
+            let idx: Vec<u32> = (0..n as u32).collect();
+            let counts: Vec<u32> = (0..n as u32).map(|k| k + i).collect();
+            w.push(&idx, &counts, &vec![f16::ONE; n]).unwrap();
+        }
+        w.finish().unwrap();
+        let r = ChunkReader::open(&path).unwrap();
+        let majors: Vec<usize> = (0..3000).filter(|i| i % 3 != 1).collect();
+        let (sums, nnz) = scan(&r, &majors, &|| false, || 0u64, |acc, _, c| {
+            *acc += c.nnz() as u64;
+            c.counts.iter().map(|&x| x as u64).sum::<u64>()
+        }, |a, b| *a += b)
+        .unwrap();
+        let expected: Vec<u64> = majors.iter().map(|&i| (0..(i as u64 % 7)).map(|k| k + i as u64).sum()).collect();
+        assert_eq!(sums, expected);
+        assert_eq!(nnz, majors.iter().map(|&i| (i % 7) as u64).sum::<u64>());
+        assert!(matches!(scan(&r, &majors, &|| true, || (), |_, _, _| (), |_, _| ()), Err(Error::Interrupted)));
+    }
+}
