@@ -51,3 +51,4 @@ demo: install
 bench: install peers
 	bash inst/bench/ingest.sh
 	bash inst/bench/h5ad.sh
+	bash inst/bench/qc_hvg.sh

@@ -6,5 +6,4 @@
 #'
 #' @keywords internal
 #' @useDynLib cellstream, .registration = TRUE
-#' @importClassesFrom Matrix dgCMatrix
 "_PACKAGE"

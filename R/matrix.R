@@ -16,8 +16,9 @@ counts <- function(x, cells = NULL, genes = NULL, layer = c("raw", "norm")) {
   cells <- cell_positions(x, cells)
   genes <- gene_positions(x, genes)
   m <- rust(wrap__cs_counts, x$path, rust_index(cells), rust_index(genes), layer)
-  methods::new("dgCMatrix", i = m$i, p = as.integer(m$p), x = m$x, Dim = m$dim,
-               Dimnames = list(m$gene_ids, m$cell_ids))
+  # Matrix is loaded only here: attaching it with the package would cost ~150 MB of memory.
+  Matrix::sparseMatrix(i = m$i, p = as.integer(m$p), x = m$x, dims = m$dim, index1 = FALSE,
+                       dimnames = list(m$gene_ids, m$cell_ids), repr = "C")
 }
 
 #' Values of a few genes in every cell

@@ -1,8 +1,8 @@
 #' Simulate a 10x count matrix
 #'
 #' Writes a 10x directory of negative-binomial UMI counts with cluster-specific expression,
-#' log-normal library sizes, mitochondrial (`MT-`) and ribosomal (`RPL`/`RPS`) genes and a
-#' few damaged cells with a high mitochondrial fraction. The matrix is generated in Rust and
+#' log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin
+#' (`HBB`, `HBA1`, `HBA2`) genes and a few damaged cells with a high mitochondrial fraction. The matrix is generated in Rust and
 #' streamed to disk, so any size works in constant memory.
 #'
 #' @param n_cells,n_genes,n_clusters Size of the data set (`n_genes >= 20`).

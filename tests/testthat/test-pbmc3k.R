@@ -41,3 +41,35 @@ test_that("PBMC3k subsets equal the source matrix; normalised values within f16 
   g <- gene_values(x, "MS4A1", layer = "norm")$MS4A1
   expect_equal(g, as.numeric(norm[match("MS4A1", var(x)$symbol), ]))
 })
+
+test_that("PBMC3k QC equals Seurat's, its filter keeps Seurat's 2,638 cells, HVGs match Seurat and scanpy", {
+  x <- ingest_mtx(pbmc_dir(), tempfile("pbmc_"), min_cells = 3, min_genes = 200)
+  seurat <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "qc_before_filter.csv"), row.names = 1)
+  qc <- calculate_qc_metrics(x)
+  expect_identical(qc$cell_id, rownames(seurat))
+  expect_identical(as.numeric(qc$n_counts), as.numeric(seurat$nCount_RNA))
+  expect_identical(as.numeric(qc$n_genes), as.numeric(seurat$nFeature_RNA))
+  expect_lt(max(abs(qc$pct_mt - seurat$percent.mt)), 1e-6)
+
+  set_keep(x, "n_genes > 200 AND n_genes < 2500 AND pct_mt < 5")
+  expected <- seurat$nFeature_RNA > 200 & seurat$nFeature_RNA < 2500 & seurat$percent.mt < 5
+  expect_equal(sum(keep(x)), 2638)
+  expect_identical(keep(x), expected)
+
+  jaccard <- function(a, b) length(intersect(a, b)) / length(union(a, b))
+  # Seurat names duplicated symbols with make.unique (".1"), scanpy with "-1".
+  top <- find_hvg(x, n = 2000)
+  v <- hvg(x, all = TRUE)
+  seurat_names <- make.unique(v$symbol)
+  hvg_seurat <- readLines(skip_without_shared("reference", "pbmc3k_seurat", "hvg_genes.txt"))
+  expect_gte(jaccard(seurat_names[v$highly_variable], hvg_seurat), 0.95)
+  table <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "hvg_table.csv"))
+  at <- match(table$gene, seurat_names)
+  expect_gt(mean(!is.na(at)), 0.99)
+  expect_gte(stats::cor(table$variance.standardized, v$hvg_variance_standardized[at], use = "complete.obs"), 0.99)
+
+  find_hvg(x, n = 2000, method = "dispersion")
+  v <- hvg(x, all = TRUE)
+  hvg_scanpy <- utils::read.csv(skip_without_shared("reference", "pbmc3k_scanpy", "hvg_genes.csv"))$gene
+  expect_gte(jaccard(make.unique(v$symbol, sep = "-")[v$highly_variable], hvg_scanpy), 0.95)
+})

@@ -97,3 +97,33 @@ pub fn clipped_square_sums(store: &Store, genes: &[usize], cells: &CellGroups, m
     )?;
     Ok(sums)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_per_group_skip_cells_outside_every_group() {
+        let dir = crate::testdir::TestDir::new();
+        let store = crate::testdir::simulated_store(&dir, 500, 200);
+        let group: Vec<u32> = (0..500).map(|c| if c % 5 == 0 { NO_GROUP } else { (c % 2) as u32 }).collect();
+        let scale: Vec<f64> = (0..500).map(|c| 1.0 + c as f64 / 100.0).collect();
+        let cells = CellGroups::new(&group, 2, &scale);
+        assert_eq!(cells.sizes, vec![200, 200]);
+        let genes = [0usize, 17, 199];
+        let sums = gene_sums(&store, &genes, &cells, &|| false).unwrap();
+        for (k, &g) in genes.iter().enumerate() {
+            let chunk = store.genes.read(g).unwrap();
+            for b in 0..2u32 {
+                let mine: Vec<(u32, u32)> = chunk.indices.iter().zip(&chunk.counts).filter(|(c, _)| group[**c as usize] == b).map(|(&c, &x)| (c, x)).collect();
+                let s = &sums[k][b as usize];
+                assert_eq!(s.n_nonzero as usize, mine.len());
+                assert_eq!(s.sum, mine.iter().map(|&(_, x)| x as u64).sum::<u64>());
+                assert_eq!(s.sum_sq, mine.iter().map(|&(_, x)| (x as u128).pow(2)).sum::<u128>());
+                assert_eq!(s.max, mine.iter().map(|&(_, x)| x).max().unwrap_or(0));
+                let norm: f64 = mine.iter().map(|&(c, x)| x as f64 * scale[c as usize]).sum();
+                assert!((s.norm_sum - norm).abs() < 1e-9 * norm.max(1.0));
+            }
+        }
+    }
+}

@@ -91,4 +91,26 @@ mod tests {
         assert_eq!(top_sums(&[2, 4], 50, &[50, 1], &mut scratch), vec![6, 4]);
         assert_eq!(top_sums(&[], 5, &[5], &mut scratch), vec![0]);
     }
+
+    #[test]
+    fn metrics_match_the_cells_read_one_by_one() {
+        let dir = crate::testdir::TestDir::new();
+        let store = crate::testdir::simulated_store(&dir, 700, 300);
+        let sets = vec![(0..13).collect::<Vec<u32>>(), vec![20, 5, 299]];
+        let qc = cell_qc(&store, &sets, &[10, 1000], &|| false).unwrap();
+        for c in [0usize, 1, 350, 699] {
+            let chunk = store.cells.read(c).unwrap();
+            let total: u64 = chunk.counts.iter().map(|&x| x as u64).sum();
+            let in_set = |set: &[u32]| chunk.indices.iter().zip(&chunk.counts).filter(|(g, _)| set.contains(g)).map(|(_, &x)| x as u64).sum::<u64>();
+            let mut sorted = chunk.counts.clone();
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+            let top10: u64 = sorted.iter().take(10).map(|&x| x as u64).sum();
+            assert_eq!((qc.n_counts[c], qc.n_genes[c] as usize), (total, chunk.nnz()));
+            assert_eq!(qc.pct_in_set[0][c], in_set(&sets[0]) as f64 / total as f64 * 100.0);
+            assert_eq!(qc.pct_in_set[1][c], in_set(&sets[1]) as f64 / total as f64 * 100.0);
+            assert_eq!(qc.pct_in_top[0][c], top10 as f64 / total as f64 * 100.0);
+            assert_eq!(qc.pct_in_top[1][c], 100.0);
+        }
+        assert!(cell_qc(&store, &vec![vec![0]; 65], &[], &|| false).is_err());
+    }
 }

@@ -1,5 +1,5 @@
 //! Simulated 10x data: negative-binomial UMI counts with cluster-specific expression,
-//! log-normal library sizes, mitochondrial (`MT-`) and ribosomal (`RPL`/`RPS`) genes, and a
+//! log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin genes, and a
 //! few damaged cells with high mitochondrial fraction. Written as a 10x MTX directory of any
 //! size without holding the matrix in memory.
 //!
@@ -48,10 +48,13 @@ const MT_GENES: [&str; 13] = ["MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8",
 const CELLS_PER_GROUP: usize = 512;
 const GROUPS_PER_BATCH: usize = 8;
 
-/// Gene symbols: MT genes, then ribosomal, then GENE<k>.
+const HB_GENES: [&str; 3] = ["HBB", "HBA1", "HBA2"];
+
+/// Gene symbols: MT genes, then ribosomal, then haemoglobin, then GENE<k>.
 pub fn gene_symbols(n_genes: usize) -> Vec<String> {
     let ribo = (3..=41).map(|k| format!("RPL{k}")).chain((2..=29).map(|k| format!("RPS{k}")));
-    MT_GENES.iter().map(|s| s.to_string()).chain(ribo).chain((1..).map(|k| format!("GENE{k}"))).take(n_genes).collect()
+    let named = MT_GENES.iter().map(|s| s.to_string()).chain(ribo).chain(HB_GENES.iter().map(|s| s.to_string()));
+    named.chain((1..).map(|k| format!("GENE{k}"))).take(n_genes).collect()
 }
 
 /// Distinct 16-base barcodes with the 10x "-1" suffix.
@@ -340,6 +343,7 @@ mod tests {
         let s = gene_symbols(100);
         assert_eq!(&s[0], "MT-ND1");
         assert!(s.iter().any(|g| g == "RPL3") && s.iter().any(|g| g == "RPS2"));
-        assert_eq!(s[99], "GENE20");
+        assert!(s.iter().any(|g| g == "HBB"));
+        assert_eq!(s[99], "GENE17");
     }
 }

@@ -23,3 +23,19 @@ impl Drop for TestDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A store of simulated counts (`n_cells` x `n_genes`, no filters) at `dir/store`.
+pub fn simulated_store(dir: &TestDir, n_cells: usize, n_genes: usize) -> crate::store::Store {
+    use crate::ingest::{ingest, IngestOptions};
+    use crate::manifest::StagedStore;
+    use crate::mtx::{MtxFiles, MtxSource};
+    use crate::simulate::{simulate_10x, SimOptions};
+    let sim = dir.path().join("sim");
+    simulate_10x(&sim, &SimOptions { n_cells, n_genes, ..Default::default() }, &|| false).unwrap();
+    let target = dir.path().join("store");
+    let staged = StagedStore::begin(&target).unwrap();
+    let mut source = MtxSource::open(MtxFiles::in_dir(&sim).unwrap()).unwrap();
+    let done = ingest(&mut source, staged.dir(), &IngestOptions::default(), &|| false).unwrap();
+    staged.commit(&done.manifest).unwrap();
+    crate::store::Store::open(&target).unwrap()
+}

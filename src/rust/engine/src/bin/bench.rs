@@ -2,7 +2,8 @@
 //! `cellstream-bench ingest INPUT OUT_DIR` (chunk files only, no DuckDB; INPUT is a 10x MTX
 //! directory or an .h5ad file), `cellstream-bench pass INPUT` (one reading pass: the floor of
 //! an ingest, which makes two) and `cellstream-bench read STORE_DIR` (1,000 random cells and
-//! 100 random genes).
+//! 100 random genes), `cellstream-bench passes STORE_DIR` (the QC pass and the HVG pass, each
+//! next to a plain lz4 decompress loop over the same chunks: the floor of any pass).
 
 use cellstream_engine::h5ad::{H5adOptions, H5adSource};
 use cellstream_engine::h5matrix::Rounding;
@@ -11,7 +12,11 @@ use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::source::{CellBatch, CellSource};
 use cellstream_engine::simulate::{simulate_10x, SimOptions};
 use cellstream_engine::store::{Layer, Store};
-use cellstream_engine::chunkfile::ChunkReader;
+use cellstream_engine::chunkfile::{ChunkReader, ReadBuffers};
+use cellstream_engine::genestats::CellGroups;
+use cellstream_engine::hvg::{find_hvg, Method};
+use cellstream_engine::qc::cell_qc;
+use rayon::prelude::*;
 use cellstream_engine::manifest::{CELLS_FILE, GENES_FILE};
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -25,7 +30,8 @@ fn main() {
         Some("ingest") if args.len() == 4 => run_ingest(&args[2], &args[3]),
         Some("pass") if args.len() == 3 => pass(&args[2]),
         Some("read") if args.len() == 3 => read(&args[2]),
-        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT | read STORE_DIR".into()),
+        Some("passes") if args.len() == 3 => passes(&args[2]),
+        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT | read STORE_DIR | passes STORE_DIR".into()),
     };
     if let Err(e) = result {
         eprintln!("{e}");
@@ -93,6 +99,46 @@ fn read(store: &str) -> Result<(), String> {
         let t = Instant::now();
         let m = s.submatrix(&c, &all_genes, Layer::Raw).map_err(|e| e.to_string())?;
         println!("submatrix of 1000 random cells x all genes ({} non-zeros): {:.1} ms", m.value.len(), t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
+
+/// Decompresses every chunk of `reader` (rayon, no decoding); returns the payload bytes.
+fn lz4_floor(reader: &ChunkReader) -> Result<u64, String> {
+    (0..reader.n_major())
+        .into_par_iter()
+        .map_init(|| (ReadBuffers::default(), Vec::new(), Vec::new()), |(_, buf, payload), i| reader.read_payload(i, buf, payload).map(|_| payload.len() as u64))
+        .sum::<Result<u64, _>>()
+        .map_err(|e| e.to_string())
+}
+
+fn payload_bytes(reader: &ChunkReader) -> u64 {
+    (0..reader.n_major()).map(|i| reader.payload_len_of(i) as u64).sum()
+}
+
+fn report(what: &str, bytes: u64, seconds: f64) {
+    println!("{what}: {seconds:.1} s, {:.2} GB/s decompressed ({:.2} GB)", bytes as f64 / seconds / 1e9, bytes as f64 / 1e9);
+}
+
+fn passes(store: &str) -> Result<(), String> {
+    let s = Store::open(Path::new(store)).map_err(|e| e.to_string())?;
+    let (cells_bytes, genes_bytes) = (payload_bytes(&s.cells), payload_bytes(&s.genes));
+    let t = Instant::now();
+    lz4_floor(&s.cells)?;
+    report("floor, lz4 decompress of cells.chunks", cells_bytes, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let mt: Vec<u32> = (0..13).collect();
+    let qc = cell_qc(&s, &[mt], &[50, 100, 200, 500], &|| false).map_err(|e| e.to_string())?;
+    report("QC pass (1 gene set, 4 top-N)", cells_bytes, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    lz4_floor(&s.genes)?;
+    report("floor, lz4 decompress of genes.chunks", genes_bytes, t.elapsed().as_secs_f64());
+    let group = vec![0u32; s.n_cells()];
+    let scale: Vec<f64> = qc.n_counts.iter().map(|&l| if l > 0 { 1e4 / l as f64 } else { 0.0 }).collect();
+    for method in [Method::Vst, Method::Dispersion] {
+        let t = Instant::now();
+        find_hvg(&s, &CellGroups::new(&group, 1, &scale), method, 2000, &|| false).map_err(|e| e.to_string())?;
+        report(&format!("HVG pass ({method:?}, all cells)"), genes_bytes, t.elapsed().as_secs_f64());
     }
     Ok(())
 }
