@@ -17,7 +17,12 @@ steps <- function(x) {
 # Columns a step wrote to `table` ("obs" or "var").
 step_columns <- function(x, step, table) {
   s <- steps(x)
-  cols <- unlist(strsplit(s$columns[s$step == step], ",", fixed = TRUE))
+  in_table(s$columns[s$step == step], table)
+}
+
+# Column names in `table` from steps' "table.column,..." lists.
+in_table <- function(entries, table) {
+  cols <- unlist(strsplit(entries, ",", fixed = TRUE))
   sub("^[a-z]+\\.", "", cols[startsWith(cols, paste0(table, "."))])
 }
 
@@ -27,8 +32,7 @@ stale_columns <- function(x, table) {
   s <- s[!s$current, , drop = FALSE]
   hidden <- character()
   for (k in seq_len(nrow(s))) {
-    cols <- unlist(strsplit(s$columns[k], ",", fixed = TRUE))
-    cols <- sub("^[a-z]+\\.", "", cols[startsWith(cols, paste0(table, "."))])
+    cols <- in_table(s$columns[k], table)
     if (length(cols) > 0) {
       message(sprintf("%s(): leaving out %s, stale because %s; rerun %s", table,
                       paste(cols, collapse = ", "), s$stale_because[k], s$rerun[k]))

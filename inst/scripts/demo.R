@@ -1,6 +1,6 @@
 #!/usr/bin/env Rscript
-# The main job: simulate (or read) a 10x data set, ingest it into a store, print the store
-# and a QC summary.
+# The main job: simulate (or read) a 10x data set, ingest it into a store, compute QC
+# metrics, drop outlier cells, find highly variable genes, and write a QC / HVG plot.
 #   Rscript demo.R                      # simulate 20,000 cells x 15,000 genes
 #   Rscript demo.R MTX_DIR [OUT_DIR]    # use your own 10x directory
 suppressPackageStartupMessages(library(cellstream))
@@ -19,23 +19,26 @@ t <- system.time(x <- ingest_mtx(input, store, min_cells = 3, min_genes = 200))
 message(sprintf("ingested in %.1f s", t[["elapsed"]]))
 print(x)
 
-cat("\nQC summary (per cell, over kept genes):\n")
-qc <- sql(x, "
-  SELECT count(*)                      AS cells,
-         median(n_counts)              AS median_counts,
-         quantile_cont(n_counts, 0.05) AS p05_counts,
-         quantile_cont(n_counts, 0.95) AS p95_counts,
-         median(n_genes)               AS median_genes,
-         min(n_genes)                  AS min_genes,
-         max(n_genes)                  AS max_genes
-  FROM obs")
-print(qc, row.names = FALSE)
-mt <- sql(x, "SELECT gene_id, symbol FROM var WHERE symbol LIKE 'MT-%'")
-if (nrow(mt) > 0) {
-  v <- gene_values(x, mt$gene_id, layer = "raw")
-  pct_mt <- 100 * rowSums(v[-1]) / obs(x)$n_counts
-  cat(sprintf("\n%% counts in %d MT- genes: median %.2f, cells above 10%%: %d\n",
-              nrow(mt), stats::median(pct_mt), sum(pct_mt > 10)))
-}
-cat("\ntop genes by total counts:\n")
-print(sql(x, "SELECT symbol, n_cells, n_counts FROM var ORDER BY n_counts DESC LIMIT 5"), row.names = FALSE)
+qc <- calculate_qc_metrics(x)
+cat("\nQC summary (per cell):\n")
+print(summary(qc[c("n_counts", "n_genes", "pct_mt", "pct_ribo", "pct_top_50")]))
+outliers <- find_outliers(x, column = "qc_outlier")
+print(attr(outliers, "thresholds"), row.names = FALSE)
+set_keep(x, "NOT qc_outlier")
+t <- system.time(top <- find_hvg(x, n = 2000))
+message(sprintf("highly variable genes in %.1f s", t[["elapsed"]]))
+print(utils::head(top[c("symbol", "hvg_mean", "hvg_variance_standardized", "hvg_rank")], 10), row.names = FALSE)
+print(x)
+
+plot_file <- file.path(out, "qc_hvg.png")
+grDevices::png(plot_file, width = 1400, height = 600, res = 110)
+graphics::par(mfrow = c(1, 2))
+graphics::plot(qc$n_counts, qc$pct_mt, log = "x", pch = 20, cex = 0.3,
+               col = ifelse(outliers$outlier, "firebrick", "grey40"),
+               xlab = "library size (n_counts)", ylab = "% mitochondrial", main = "QC (red: outliers)")
+genes <- hvg(x, all = TRUE)
+graphics::plot(genes$hvg_mean, genes$hvg_variance_standardized, log = "x", pch = 20, cex = 0.3,
+               col = ifelse(genes$highly_variable, "firebrick", "grey40"),
+               xlab = "mean count", ylab = "standardised variance", main = "vst (red: top 2,000)")
+invisible(grDevices::dev.off())
+message("plot written to ", plot_file)
