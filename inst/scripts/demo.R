@@ -3,6 +3,8 @@
 # metrics, drop outlier cells, find highly variable genes, and write a QC / HVG plot.
 #   Rscript demo.R                      # simulate 20,000 cells x 15,000 genes
 #   Rscript demo.R MTX_DIR [OUT_DIR]    # use your own 10x directory
+# The store goes to OUT_DIR (default: a temporary directory), the plot to OUT_DIR (default:
+# ./cellstream-demo).
 suppressPackageStartupMessages(library(cellstream))
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args) >= 2) args[2] else file.path(tempdir(), "cellstream-demo")
@@ -30,7 +32,9 @@ message(sprintf("highly variable genes in %.1f s", t[["elapsed"]]))
 print(utils::head(top[c("symbol", "hvg_mean", "hvg_variance_standardized", "hvg_rank")], 10), row.names = FALSE)
 print(x)
 
-plot_file <- file.path(out, "qc_hvg.png")
+plot_dir <- if (length(args) >= 2) out else "cellstream-demo"
+dir.create(plot_dir, showWarnings = FALSE)
+plot_file <- normalizePath(file.path(plot_dir, "qc_hvg.png"), mustWork = FALSE)
 grDevices::png(plot_file, width = 1400, height = 600, res = 110)
 graphics::par(mfrow = c(1, 2))
 graphics::plot(qc$n_counts, qc$pct_mt, log = "x", pch = 20, cex = 0.3,
