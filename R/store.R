@@ -58,11 +58,12 @@ print.cellstream_store <- function(x, ...) {
 
 #' Query the store's metadata with SQL
 #'
-#' The metadata live in an embedded DuckDB database with tables `obs` (one row per cell:
-#' `cell_index`, `cell_id`, `n_counts`, `n_genes`, `keep`), `var` (one row per gene:
-#' `gene_index`, `gene_id`, `symbol`, `feature_type`, `n_cells`, `n_counts`), `state` and
-#' `steps` (see [steps()]); analysis steps add columns to obs and var. Unlike [obs()] and
-#' [var()], `sql()` shows stale results too.
+#' The metadata live in an embedded DuckDB database with the views `obs` (one row per cell:
+#' `cell_index`, `cell_id`, `n_counts`, `n_genes`, `keep`, then the input's and the analysis
+#' steps' columns) and `var` (one row per gene: `gene_index`, `gene_id`, `symbol`,
+#' `feature_type`, `n_cells`, `n_counts`, ...), and the tables `state` and `steps` (see
+#' [steps()]). Unlike [obs()] and [var()], `sql()` shows stale results too. The layout is
+#' described in `system.file("FORMAT.md", package = "cellstream")`.
 #' `cell_index` / `gene_index` are 1-based positions, as everywhere in R.
 #'
 #' @param x A store.

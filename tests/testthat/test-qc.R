@@ -99,3 +99,11 @@ test_that("set_keep() takes an SQL condition on obs; bad conditions change nothi
   expect_equal(which(keep(x)), 7)
   expect_equal(store_info(x)$keep_generation, 3)
 })
+
+test_that("a stored outlier column may not take the name of an existing obs column", {
+  x <- sim_store(100, 120)
+  calculate_qc_metrics(x)
+  expect_error(find_outliers(x, column = "n_counts"), "obs already has a column 'n_counts'; choose another name")
+  expect_error(find_outliers(x, column = "pct_mt"), "obs already has a column 'pct_mt'")
+  expect_false(any(grepl("outliers", steps(x)$step)))
+})

@@ -1,5 +1,6 @@
-//! The metadata database of a store (`meta.duckdb`): `obs` (one row per cell), `var` (one row
-//! per gene) and `state` (key/value, e.g. the kept-cell generation). Row numbers
+//! The metadata database of a store (`meta.duckdb`): the views `obs` (one row per cell) and
+//! `var` (one row per gene) over the base tables `obs_base` / `var_base` and the analysis
+//! results (see `steps`), and `state` (key/value, e.g. the kept-cell generation). Row numbers
 //! (`cell_index`, `gene_index`) are 1-based, as R users see them; Rust code only orders by them.
 //! Also the two operations that join chunk files and metadata: creating a store from an ingest
 //! source, and exporting one as h5ad.
@@ -57,7 +58,7 @@ impl MetaDb {
         let conn = Connection::open(path).map_err(db_err("cannot create the metadata database"))?;
         let mut notes = create_table(
             &conn,
-            "obs",
+            "obs_base",
             vec![
                 own("cell_index", "INTEGER PRIMARY KEY", Values::RowNumber),
                 own("cell_id", "VARCHAR NOT NULL UNIQUE", Values::Text(obs.cell_id)),
@@ -69,7 +70,7 @@ impl MetaDb {
         )?;
         notes.extend(create_table(
             &conn,
-            "var",
+            "var_base",
             vec![
                 own("gene_index", "INTEGER PRIMARY KEY", Values::RowNumber),
                 own("gene_id", "VARCHAR NOT NULL UNIQUE", Values::Text(var.gene_id)),
@@ -87,6 +88,7 @@ impl MetaDb {
         )
         .map_err(db_err("cannot write the metadata database"))?;
         steps::ensure_table(&conn)?;
+        steps::rebuild_views(&conn)?;
         Ok((MetaDb { conn }, notes))
     }
 
@@ -102,13 +104,14 @@ impl MetaDb {
             }
         })?;
         steps::ensure_table(&conn)?;
+        steps::upgrade(&conn)?;
         Ok(MetaDb { conn })
     }
 
-    /// One text column of `obs` or `var` in row order (e.g. cell ids, gene symbols).
+    /// One text column of `obs` or `var`'s base table in row order (e.g. cell ids, gene symbols).
     pub fn text_column(&self, table: &str, column: &str) -> Result<Vec<String>> {
         let order = if table == "obs" { "cell_index" } else { "gene_index" };
-        let mut stmt = self.conn.prepare(&format!("SELECT \"{column}\" FROM {table} ORDER BY {order}")).map_err(db_err("cannot read metadata"))?;
+        let mut stmt = self.conn.prepare(&format!("SELECT \"{column}\" FROM {table}_base ORDER BY {order}")).map_err(db_err("cannot read metadata"))?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db_err("cannot read metadata"))?;
         rows.collect::<std::result::Result<_, _>>().map_err(db_err("cannot read metadata"))
     }
@@ -127,14 +130,14 @@ impl MetaDb {
     /// Number of kept cells.
     pub fn n_kept(&self) -> Result<u64> {
         self.conn
-            .query_row("SELECT count(*) FILTER (WHERE keep) FROM obs", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT count(*) FILTER (WHERE keep) FROM obs_base", [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
             .map_err(db_err("cannot count kept cells"))
     }
 
     /// The kept flag of every cell, in cell order.
     pub fn keep(&self) -> Result<Vec<bool>> {
-        let mut stmt = self.conn.prepare("SELECT keep FROM obs ORDER BY cell_index").map_err(db_err("cannot read kept cells"))?;
+        let mut stmt = self.conn.prepare("SELECT keep FROM obs_base ORDER BY cell_index").map_err(db_err("cannot read kept cells"))?;
         let rows = stmt.query_map([], |r| r.get::<_, bool>(0)).map_err(db_err("cannot read kept cells"))?;
         rows.collect::<std::result::Result<_, _>>().map_err(db_err("cannot read kept cells"))
     }
@@ -151,7 +154,7 @@ impl MetaDb {
             app.flush().map_err(db_err("cannot update kept cells"))?;
         }
         tx.execute_batch(
-            "UPDATE obs SET keep = new_keep.keep FROM new_keep WHERE obs.cell_index = new_keep.cell_index;
+            "UPDATE obs_base SET keep = new_keep.keep FROM new_keep WHERE obs_base.cell_index = new_keep.cell_index;
              DROP TABLE new_keep;
              UPDATE state SET value = value + 1 WHERE key = 'keep_generation';",
         )
@@ -230,5 +233,69 @@ mod tests {
         assert_eq!(t.columns[1], Column::Real(vec![Some(0.5), None, Some(1.5), Some(2.0), Some(-1.0)]));
         let err = db.query("SELECT nope FROM obs").unwrap_err();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn results_extend_the_views_and_go_stale_with_the_kept_cells_or_their_inputs() {
+        use crate::steps::StepRecord;
+        let dir = TempDir::new("steps");
+        let mut db = small(dir.path());
+        let mut qc = Frame::default();
+        qc.push("pct_x", Column::Real(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0)]));
+        db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into() }, &qc, &Frame::default()).unwrap();
+        let mut flag = Frame::default();
+        flag.push("bad", Column::Bool(vec![Some(false), Some(true), Some(false), Some(false), Some(true)]));
+        db.store_result(&StepRecord { step: "outliers:bad", uses_kept_cells: false, inputs: &["qc"], params: "p".into() }, &flag, &Frame::default()).unwrap();
+        let mut hvg = Frame::default();
+        hvg.push("highly_variable", Column::Bool(vec![Some(true), Some(false)]));
+        db.store_result(&StepRecord { step: "hvg", uses_kept_cells: true, inputs: &[], params: "p".into() }, &Frame::default(), &hvg).unwrap();
+
+        let t = db.query("SELECT cell_id, pct_x, bad FROM obs WHERE bad ORDER BY cell_index").unwrap();
+        assert_eq!(t.columns[0], Column::Text(vec![Some("C1".into()), Some("C4".into())]));
+        assert_eq!(t.columns[1], Column::Real(vec![Some(2.0), Some(5.0)]));
+        assert_eq!(db.columns("var").unwrap().last().unwrap(), "highly_variable");
+        assert!(db.steps().unwrap().iter().all(|s| s.stale.is_none()));
+        db.require_current("hvg").unwrap();
+
+        db.set_keep(&[true, true, false, true, true]).unwrap();
+        let err = db.require_current("hvg").unwrap_err();
+        assert!(err.contains("generation 1, now 2") && err.contains("rerun find_hvg(x)"), "{err}");
+        db.require_current("qc").unwrap();
+        db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into() }, &qc, &Frame::default()).unwrap();
+        let err = db.require_current("outliers:bad").unwrap_err();
+        assert!(err.contains("the QC metrics, was recomputed"), "{err}");
+        let clash = db.store_result(&StepRecord { step: "outliers:n_counts", uses_kept_cells: false, inputs: &[], params: "p".into() }, &{
+            let mut f = Frame::default();
+            f.push("N_COUNTS", Column::Bool(vec![Some(true); 5]));
+            f
+        }, &Frame::default());
+        assert!(clash.unwrap_err().contains("obs already has a column 'N_COUNTS'"));
+        drop(db);
+        let db = MetaDb::open(&dir.path().join("m.duckdb")).unwrap();
+        assert_eq!(db.query("SELECT count(*) AS n FROM obs WHERE bad").unwrap().columns[0], Column::Int(vec![Some(2)]));
+        assert!(db.require_current("hvg").is_err());
+    }
+
+    #[test]
+    fn a_store_from_before_analysis_steps_opens_with_views() {
+        let dir = TempDir::new("upgrade");
+        let path = dir.path().join("m.duckdb");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE obs (cell_index INTEGER PRIMARY KEY, cell_id VARCHAR NOT NULL UNIQUE, n_counts BIGINT, n_genes INTEGER, keep BOOLEAN);
+                 INSERT INTO obs VALUES (1, 'a', 5, 2, true), (2, 'b', 7, 3, true);
+                 CREATE TABLE var (gene_index INTEGER PRIMARY KEY, gene_id VARCHAR NOT NULL UNIQUE, symbol VARCHAR, feature_type VARCHAR, n_cells INTEGER, n_counts BIGINT);
+                 INSERT INTO var VALUES (1, 'g', 'G', 'Gene Expression', 2, 12);
+                 CREATE TABLE state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+                 INSERT INTO state VALUES ('keep_generation', 1);",
+            )
+            .unwrap();
+        }
+        let mut db = MetaDb::open(&path).unwrap();
+        assert_eq!(db.text_column("obs", "cell_id").unwrap(), vec!["a", "b"]);
+        db.set_keep(&[false, true]).unwrap();
+        assert_eq!(db.query("SELECT cell_id FROM obs WHERE keep").unwrap().columns[0], Column::Text(vec![Some("b".into())]));
+        assert!(db.steps().unwrap().is_empty());
     }
 }

@@ -1,9 +1,14 @@
-//! The record of analysis steps: which result columns each step wrote, on which kept-cell
-//! generation, from which inputs (other steps, by serial number) and with which parameters.
+//! The record of analysis steps and their results. Each step writes its result columns to
+//! tables of its own (`obs_result_<step>`, `var_result_<step>`, one row per cell / gene);
+//! the `obs` and `var` views paste them after the base tables. Rerunning a step replaces its
+//! tables: nothing is updated in place, so results of any size stream into the file and
+//! never pile up there. The record says which result columns each step wrote, on which
+//! kept-cell generation, from which inputs (other steps, by serial number) and with which
+//! parameters.
 //! A result is current when its generation is the store's (for steps that use the kept
 //! cells) and each input is still the version it used; otherwise it is stale.
 
-use crate::write::{create_table, own, quote_ident, sql_type, Values};
+use crate::write::{create_table, own, quote_ident, Values};
 use crate::{db_err, MetaDb, Result};
 use cellstream_engine::frame::Frame;
 use duckdb::{params, Connection};
@@ -60,8 +65,9 @@ pub(crate) fn ensure_table(conn: &Connection) -> Result<()> {
 }
 
 impl MetaDb {
-    /// Writes a step's result columns (`obs` rows in cell order, `var` rows in gene order),
-    /// replacing those of its previous run, and records the step; all in one transaction.
+    /// Writes a step's result columns (`obs` rows in cell order, `var` rows in gene order)
+    /// as its own result tables, replacing those of its previous run, records the step and
+    /// rebuilds the obs / var views; all in one transaction.
     pub fn store_result(&mut self, record: &StepRecord, obs: &Frame, var: &Frame) -> Result<()> {
         let failed = format!("cannot store the {}", describe(record.step));
         let generation = if record.uses_kept_cells { Some(self.generation()?) } else { None };
@@ -72,14 +78,20 @@ impl MetaDb {
             .collect::<Result<Vec<_>>>()?
             .join(",");
         let previous = self.step_columns(record.step)?;
-        let tx = self.conn.transaction().map_err(db_err(&failed))?;
-        for entry in &previous {
-            let (table, column) = entry.split_once('.').unwrap_or(("obs", entry));
-            tx.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {}", quote_ident(column))).map_err(db_err(&failed))?;
+        for (table, frame) in [("obs", obs), ("var", var)] {
+            let taken: Vec<String> = self.columns(table)?.into_iter().filter(|c| !previous.contains(&format!("{table}.{c}"))).collect();
+            if let Some(clash) = frame.names.iter().find(|n| taken.iter().any(|t| t.eq_ignore_ascii_case(n))) {
+                return Err(format!("{failed}: {table} already has a column '{clash}'; choose another name"));
+            }
         }
+        let tx = self.conn.transaction().map_err(db_err(&failed))?;
         let mut columns = Vec::new();
         for (table, key, frame) in [("obs", "cell_index", obs), ("var", "gene_index", var)] {
-            set_columns(&tx, table, key, frame).map_err(|e| format!("{failed}: {e}"))?;
+            let results = result_table(table, record.step);
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(&results))).map_err(db_err(&failed))?;
+            if !frame.names.is_empty() {
+                create_table(&tx, &results, vec![own(key, "INTEGER", Values::RowNumber)], frame).map_err(|e| format!("{failed}: {e}"))?;
+            }
             columns.extend(frame.names.iter().map(|n| format!("{table}.{n}")));
         }
         tx.execute_batch("INSERT INTO state VALUES ('step_serial', 0) ON CONFLICT DO NOTHING;
@@ -90,6 +102,7 @@ impl MetaDb {
             params![record.step, generation, inputs, record.params, columns.join(",")],
         )
         .map_err(db_err(&failed))?;
+        rebuild_views(&tx).map_err(|e| format!("{failed}: {e}"))?;
         tx.commit().map_err(db_err(&failed))
     }
 
@@ -148,20 +161,44 @@ impl MetaDb {
     }
 }
 
-/// Adds (or replaces) the columns of `frame` in `table`, whose rows it holds in `key` order.
-fn set_columns(conn: &Connection, table: &str, key: &str, frame: &Frame) -> Result<()> {
-    if frame.names.is_empty() {
-        return Ok(());
+/// The table holding one step's result columns for `obs` or `var`.
+fn result_table(table: &str, step: &str) -> String {
+    format!("{table}_result_{step}")
+}
+
+/// Redefines the `obs` and `var` views: the base table followed by every step's result
+/// columns, in the order the steps were run. Result tables hold one row per cell (gene) in
+/// the base table's order, so they are pasted side by side (POSITIONAL JOIN, no key lookup).
+pub(crate) fn rebuild_views(conn: &Connection) -> Result<()> {
+    let err = |e: duckdb::Error| format!("cannot define the obs and var views: {e}");
+    let existing: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").map_err(err)?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
+        names.collect::<std::result::Result<_, _>>().map_err(err)?
+    };
+    let steps: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT step FROM steps ORDER BY serial").map_err(err)?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?;
+        names.collect::<std::result::Result<_, _>>().map_err(err)?
+    };
+    for (table, key) in [("obs", "cell_index"), ("var", "gene_index")] {
+        let parts: Vec<String> = steps.iter().map(|s| result_table(table, s)).filter(|t| existing.contains(t)).collect();
+        let select = std::iter::once("b.*".to_string()).chain((0..parts.len()).map(|k| format!("r{k}.* EXCLUDE ({key})"))).collect::<Vec<_>>().join(", ");
+        let from = std::iter::once(format!("{table}_base b")).chain(parts.iter().enumerate().map(|(k, t)| format!("{} r{k}", quote_ident(t)))).collect::<Vec<_>>().join(" POSITIONAL JOIN ");
+        conn.execute_batch(&format!("CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM {from}")).map_err(err)?;
     }
-    let err = |e: duckdb::Error| e.to_string();
-    for (name, column) in frame.names.iter().zip(&frame.columns) {
-        let name = quote_ident(name);
-        conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {name}; ALTER TABLE {table} ADD COLUMN {name} {}", sql_type(column))).map_err(err)?;
+    Ok(())
+}
+
+/// Stores written before analysis steps existed hold `obs` and `var` as tables: they become
+/// the base tables under views.
+pub(crate) fn upgrade(conn: &Connection) -> Result<()> {
+    let old: i64 = conn
+        .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'obs' AND table_type = 'BASE TABLE'", [], |r| r.get(0))
+        .map_err(db_err("cannot read the metadata database"))?;
+    if old > 0 {
+        conn.execute_batch("ALTER TABLE obs RENAME TO obs_base; ALTER TABLE var RENAME TO var_base;").map_err(db_err("cannot upgrade the metadata database"))?;
+        rebuild_views(conn)?;
     }
-    let incoming = format!("incoming_{table}");
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {incoming}")).map_err(err)?;
-    create_table(conn, &incoming, vec![own("row_number", "INTEGER", Values::RowNumber)], frame)?;
-    let assignments = frame.names.iter().map(|n| format!("{0} = i.{0}", quote_ident(n))).collect::<Vec<_>>().join(", ");
-    conn.execute_batch(&format!("UPDATE {table} SET {assignments} FROM {incoming} i WHERE {table}.{key} = i.row_number; DROP TABLE {incoming};")).map_err(err)?;
     Ok(())
 }

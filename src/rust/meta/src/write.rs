@@ -135,7 +135,7 @@ pub fn create_table(conn: &Connection, table: &str, own: Vec<OwnColumn>, extra: 
 
     let failed = format!("cannot write the {table} table");
     let ddl = columns.iter().map(|(n, t, _)| format!("{n} {t}")).collect::<Vec<_>>().join(", ");
-    conn.execute_batch(&format!("CREATE TABLE {table} ({ddl})")).map_err(db_err(&failed))?;
+    conn.execute_batch(&format!("CREATE TABLE {} ({ddl})", quote_ident(table))).map_err(db_err(&failed))?;
     let schema = Arc::new(Schema::new(columns.iter().map(|(n, _, v)| Field::new(n.as_str(), v.arrow_type(), true)).collect::<Vec<_>>()));
     {
         let mut app = conn.appender(table).map_err(db_err(&failed))?;
