@@ -68,8 +68,8 @@ fn push_planes(out: &mut Vec<u8>, values: impl Iterator<Item = u32> + Clone, wid
 /// Reassembles `n` values of `width` bytes from their byte planes.
 fn read_planes(bytes: &[u8], n: usize, width: usize, into: &mut Vec<u32>) {
     into.clear();
-    into.resize(n, 0);
-    for plane in 0..width {
+    into.extend(bytes[..n].iter().map(|&b| b as u32));
+    for plane in 1..width {
         let src = &bytes[plane * n..(plane + 1) * n];
         into.iter_mut().zip(src).for_each(|(v, &b)| *v |= (b as u32) << (8 * plane));
     }
@@ -94,16 +94,17 @@ pub fn decode(payload: &[u8], n_minor: u64, into: &mut Chunk) -> Result<()> {
     let (count_bytes, norm_bytes) = rest.split_at(nnz * width as usize);
 
     read_planes(idx_bytes, nnz, 4, &mut into.indices);
+    if into.indices.iter().skip(1).any(|&d| d == 0) {
+        return Err(bad("indices not strictly increasing"));
+    }
+    // Positions only grow, so the last one is the largest; summed in u64, they cannot wrap.
     let mut position = 0u64;
-    for (k, i) in into.indices.iter_mut().enumerate() {
-        if k > 0 && *i == 0 {
-            return Err(bad("indices not strictly increasing"));
-        }
+    for i in into.indices.iter_mut() {
         position += *i as u64;
-        if position >= n_minor {
-            return Err(bad("index out of range"));
-        }
         *i = position as u32;
+    }
+    if nnz > 0 && position >= n_minor {
+        return Err(bad("index out of range"));
     }
     read_planes(count_bytes, nnz, width as usize, &mut into.counts);
     let (low, high) = norm_bytes.split_at(nnz);

@@ -267,28 +267,35 @@ impl ChunkReader {
         Error::Corrupt(format!("'{}': chunk {} is damaged ({what}); the store must be re-ingested", self.path.display(), i + 1))
     }
 
-    /// Reads, verifies and decompresses chunk `i` into `payload` (not decoded); `buf` is
-    /// reusable scratch space for the compressed bytes.
-    pub fn read_payload(&self, i: usize, buf: &mut Vec<u8>, payload: &mut Vec<u8>) -> Result<()> {
+    /// Reads, verifies and decompresses chunk `i` (not decoded); returns its payload. `buf`
+    /// and `payload` are reusable scratch space that only grows, so reading many chunks does
+    /// not zero memory again and again.
+    pub fn read_payload<'a>(&self, i: usize, buf: &mut Vec<u8>, payload: &'a mut Vec<u8>) -> Result<&'a [u8]> {
         let entry = *self.table.get(i).ok_or_else(|| {
             Error::Request(format!("index {} is out of range (there are {})", i + 1, self.n_major()))
         })?;
-        buf.resize(entry.compressed_len as usize, 0);
-        self.file.read_exact_at(buf, entry.offset).ctx("cannot read", &self.path)?;
-        if crc32fast::hash(buf) != entry.crc {
+        let (compressed_len, payload_len) = (entry.compressed_len as usize, entry.payload_len as usize);
+        if buf.len() < compressed_len {
+            buf.resize(compressed_len, 0);
+        }
+        if payload.len() < payload_len {
+            payload.resize(payload_len, 0);
+        }
+        let compressed = &mut buf[..compressed_len];
+        self.file.read_exact_at(compressed, entry.offset).ctx("cannot read", &self.path)?;
+        if crc32fast::hash(compressed) != entry.crc {
             return Err(self.damaged(i, "checksum mismatch"));
         }
-        payload.resize(entry.payload_len as usize, 0);
-        match lz4_flex::block::decompress_into(buf, payload) {
-            Ok(n) if n == payload.len() => Ok(()),
+        match lz4_flex::block::decompress_into(compressed, &mut payload[..payload_len]) {
+            Ok(n) if n == payload_len => Ok(&payload[..payload_len]),
             _ => Err(self.damaged(i, "lz4 data")),
         }
     }
 
     /// Reads, verifies and decodes chunk `i` into `into`; `buf` holds scratch space.
     pub fn read_into(&self, i: usize, buf: &mut ReadBuffers, into: &mut Chunk) -> Result<()> {
-        self.read_payload(i, &mut buf.compressed, &mut buf.payload)?;
-        chunk::decode(&buf.payload, self.header.n_minor, into).map_err(|e| self.damaged(i, &e.to_string()))?;
+        let payload = self.read_payload(i, &mut buf.compressed, &mut buf.payload)?;
+        chunk::decode(payload, self.header.n_minor, into).map_err(|e| self.damaged(i, &e.to_string()))?;
         if into.nnz() != self.table[i].nnz as usize {
             return Err(self.damaged(i, "non-zero count differs from the table"));
         }

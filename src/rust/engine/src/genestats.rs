@@ -58,7 +58,7 @@ pub fn gene_sums(store: &Store, genes: &[usize], cells: &CellGroups, interrupted
                 let norm = x as f64 * cells.scale[c as usize];
                 s.n_nonzero += 1;
                 s.sum += x as u64;
-                s.sum_sq += x as u128 * x as u128;
+                s.sum_sq += (x as u64 * x as u64) as u128;
                 s.max = s.max.max(x);
                 s.norm_sum += norm;
                 s.norm_sum_sq += norm * norm;

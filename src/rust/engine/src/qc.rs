@@ -29,7 +29,6 @@ pub fn cell_qc(store: &Store, gene_sets: &[Vec<u32>], top_n: &[usize], interrupt
             *membership.get_mut(g as usize).ok_or_else(|| Error::Request(format!("gene index {} is out of range", g as u64 + 1)))? |= 1 << s;
         }
     }
-    let deepest = top_n.iter().copied().max().unwrap_or(0);
     let (per_cell, _) = scan(
         &store.cells,
         &all(&store.cells),
@@ -45,7 +44,7 @@ pub fn cell_qc(store: &Store, gene_sets: &[Vec<u32>], top_n: &[usize], interrupt
                     bits &= bits - 1;
                 }
             }
-            let top = top_sums(&chunk.counts, deepest, top_n, scratch);
+            let top = top_sums(&chunk.counts, top_n, scratch);
             let pct = |part: u64| part as f64 / library as f64 * 100.0;
             let pcts: Vec<f64> = in_set.into_iter().chain(top).map(pct).collect();
             (library, chunk.nnz() as u32, pcts)
@@ -62,22 +61,24 @@ pub fn cell_qc(store: &Store, gene_sets: &[Vec<u32>], top_n: &[usize], interrupt
     })
 }
 
-/// Sum of the `n` largest counts for each `n` of `top_n` (all counts when a cell has fewer).
-fn top_sums(counts: &[u32], deepest: usize, top_n: &[usize], scratch: &mut Vec<u32>) -> Vec<u64> {
+/// Sum of the `n` largest counts for each `n` of `top_n` (all counts when a cell has fewer):
+/// nested partial selections, largest `n` first, instead of a sort.
+fn top_sums(counts: &[u32], top_n: &[usize], scratch: &mut Vec<u32>) -> Vec<u64> {
     scratch.clear();
     scratch.extend_from_slice(counts);
-    let depth = deepest.min(scratch.len());
-    if depth < scratch.len() {
-        scratch.select_nth_unstable_by(depth, |a, b| b.cmp(a));
+    let mut by_depth: Vec<usize> = (0..top_n.len()).collect();
+    by_depth.sort_by(|&a, &b| top_n[b].cmp(&top_n[a]));
+    let mut sums = vec![0u64; top_n.len()];
+    let mut largest: &mut [u32] = scratch;
+    for k in by_depth {
+        let n = top_n[k];
+        if n < largest.len() {
+            largest.select_nth_unstable_by(n, |a, b| b.cmp(a));
+            largest = &mut largest[..n];
+        }
+        sums[k] = largest.iter().map(|&c| c as u64).sum();
     }
-    let largest = &mut scratch[..depth];
-    largest.sort_unstable_by(|a, b| b.cmp(a));
-    let mut cumulative = Vec::with_capacity(depth + 1);
-    cumulative.push(0u64);
-    for &c in largest.iter() {
-        cumulative.push(cumulative.last().unwrap() + c as u64);
-    }
-    top_n.iter().map(|&n| cumulative[n.min(depth)]).collect()
+    sums
 }
 
 #[cfg(test)]
@@ -87,9 +88,10 @@ mod tests {
     #[test]
     fn top_sums_take_the_largest_counts_and_all_of_a_small_cell() {
         let mut scratch = Vec::new();
-        assert_eq!(top_sums(&[5, 1, 9, 3, 7], 3, &[1, 3, 2], &mut scratch), vec![9, 21, 16]);
-        assert_eq!(top_sums(&[2, 4], 50, &[50, 1], &mut scratch), vec![6, 4]);
-        assert_eq!(top_sums(&[], 5, &[5], &mut scratch), vec![0]);
+        assert_eq!(top_sums(&[5, 1, 9, 3, 7], &[1, 3, 2], &mut scratch), vec![9, 21, 16]);
+        assert_eq!(top_sums(&[2, 4], &[50, 1], &mut scratch), vec![6, 4]);
+        assert_eq!(top_sums(&[], &[5], &mut scratch), vec![0]);
+        assert_eq!(top_sums(&[3, 3, 1, 3, 2, 3], &[2, 4, 5], &mut scratch), vec![6, 12, 14]);
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn read(store: &str) -> Result<(), String> {
 fn lz4_floor(reader: &ChunkReader) -> Result<u64, String> {
     (0..reader.n_major())
         .into_par_iter()
-        .map_init(|| (ReadBuffers::default(), Vec::new(), Vec::new()), |(_, buf, payload), i| reader.read_payload(i, buf, payload).map(|_| payload.len() as u64))
+        .map_init(|| (ReadBuffers::default(), Vec::new(), Vec::new()), |(_, buf, payload), i| reader.read_payload(i, buf, payload).map(|p| p.len() as u64))
         .sum::<Result<u64, _>>()
         .map_err(|e| e.to_string())
 }
