@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod mtx;
 pub mod norm;
 pub mod outlier;
+pub mod pca;
 pub mod qc;
 mod regroup;
 pub mod scan;
