@@ -10,7 +10,8 @@ use cellstream_engine::source::CellSource;
 use cellstream_engine::tenx_h5::{TenxH5Options, TenxH5Source};
 use cellstream_engine::hvg::Method;
 use cellstream_engine::outlier::{Direction, Rule};
-use cellstream_meta::{create_store, export_h5ad, find_hvg, find_outliers, keep_where, run_qc, Column, Frame, HvgRequest, MetricRule, QcRequest};
+use cellstream_engine::pca::{PcaOptions, Solver, DEFAULT_SOLVER};
+use cellstream_meta::{create_store, export_h5ad, find_hvg, find_outliers, keep_where, pca_embedding, run_pca, run_qc, Column, Frame, HvgRequest, MetricRule, PcaRequest, QcRequest};
 use extendr_api::prelude::*;
 
 mod convert;
@@ -305,6 +306,35 @@ fn cs_hvg(store: Robj, method: Robj, n: Robj, batch: Robj) -> Robj {
     })
 }
 
+/// `genes`: NULL for the highly variable genes, else 0-based indices.
+#[extendr]
+#[allow(clippy::too_many_arguments)] // mirrors run_pca()
+fn cs_pca(store: Robj, n_pcs: Robj, scale: Robj, clip: Robj, method: Robj, seed: Robj, genes: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let solver = match string(&method, "method")?.as_str() {
+            "randomized" => DEFAULT_SOLVER,
+            "exact" => Solver::Exact,
+            other => return Err(format!("`method` must be \"randomized\" or \"exact\", not \"{other}\"")),
+        };
+        let options = PcaOptions { n_pcs: count(&n_pcs, "n_pcs")? as usize, scale: flag(&scale, "scale")?, clip: number(&clip, "clip")?, solver, seed: count(&seed, "seed")? };
+        let genes = if genes.is_null() { None } else { Some(rust_indices(&genes, "genes")?) };
+        run_pca(&s.store, &mut s.db(), &PcaRequest { options, genes }, &user_interrupted)?;
+        Ok(true.into())
+    })
+}
+
+/// The current PCA's cells (1-based) and embedding (a cells x PCs double matrix).
+#[extendr]
+fn cs_pca_embedding(store: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let (cells, e) = pca_embedding(&s.store, &s.db())?;
+        let matrix = RMatrix::new_matrix(e.rows, e.k, |r, c| e.data[r * e.k + c] as f64);
+        Ok(list!(cell_index = cells.iter().map(|&c| c as i32 + 1).collect::<Vec<i32>>(), embedding = matrix).into())
+    })
+}
+
 /// The recorded analysis steps, with whether each is current.
 #[extendr]
 fn cs_steps(store: Robj) -> Robj {
@@ -354,4 +384,6 @@ extendr_module! {
     fn cs_hvg;
     fn cs_steps;
     fn cs_require_current;
+    fn cs_pca;
+    fn cs_pca_embedding;
 }

@@ -40,7 +40,7 @@ pub fn run_qc(store: &Store, db: &mut MetaDb, req: &QcRequest, interrupted: Inte
     let described: Vec<String> = req.sets.iter().map(|(name, genes)| format!("{name} ({} genes)", genes.len())).collect();
     let top: Vec<String> = req.top_n.iter().map(|n| n.to_string()).collect();
     let params = format!("gene sets {}; top {}", none_if_empty(described.join(", ")), none_if_empty(top.join(", ")));
-    db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params }, &per_cell, &per_gene)?;
+    db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params, tables: &[] }, &per_cell, &per_gene)?;
     let mut out = Frame::default();
     out.push("n_counts", Column::Int(qc.n_counts.iter().map(|&v| Some(v as i64)).collect()));
     out.push("n_genes", Column::Int(qc.n_genes.iter().map(|&v| Some(v as i64)).collect()));
@@ -112,7 +112,7 @@ pub fn find_outliers(db: &mut MetaDb, rules: &[MetricRule], by: Option<&str>, co
         stored.push(column, Column::Bool(any.iter().map(|&a| Some(a)).collect()));
         let inputs: &[&str] = if db.steps()?.iter().any(|s| s.step == "qc") { &["qc"] } else { &[] };
         let params = rules.iter().map(|r| describe_rule(r)).collect::<Vec<_>>().join("; ") + &by.map(|b| format!("; by {b}")).unwrap_or_default();
-        db.store_result(&StepRecord { step: &format!("outliers:{column}"), uses_kept_cells: false, inputs, params }, &stored, &Frame::default())?;
+        db.store_result(&StepRecord { step: &format!("outliers:{column}"), uses_kept_cells: false, inputs, params, tables: &[] }, &stored, &Frame::default())?;
     }
     Ok((flags, table))
 }
@@ -189,7 +189,7 @@ pub fn find_hvg(store: &Store, db: &mut MetaDb, req: &HvgRequest, interrupted: I
     result.push("highly_variable", Column::Bool(found.selected(req.n).into_iter().map(Some).collect()));
     let method = if req.method == Method::Vst { "vst" } else { "dispersion" };
     let params = format!("method = {method}, n = {}{}", req.n, req.batch.map(|b| format!(", batch = {b} ({} batches)", levels.len())).unwrap_or_default());
-    db.store_result(&StepRecord { step: "hvg", uses_kept_cells: true, inputs: &[], params }, &Frame::default(), &result)?;
+    db.store_result(&StepRecord { step: "hvg", uses_kept_cells: true, inputs: &[], params, tables: &[] }, &Frame::default(), &result)?;
     let mut out = db.query("SELECT gene_id, symbol FROM var ORDER BY gene_index")?;
     out.names.extend(result.names);
     out.columns.extend(result.columns);

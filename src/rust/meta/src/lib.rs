@@ -8,6 +8,7 @@
 mod analysis;
 mod create;
 mod export;
+mod pca;
 mod steps;
 mod table;
 mod write;
@@ -15,6 +16,7 @@ mod write;
 pub use analysis::{find_hvg, find_outliers, keep_where, run_qc, HvgRequest, MetricRule, QcRequest};
 pub use create::create_store;
 pub use export::export_h5ad;
+pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};
 
 pub use cellstream_engine::frame::{Column, Frame};
@@ -242,13 +244,13 @@ mod tests {
         let mut db = small(dir.path());
         let mut qc = Frame::default();
         qc.push("pct_x", Column::Real(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0)]));
-        db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into() }, &qc, &Frame::default()).unwrap();
+        db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into(), tables: &[] }, &qc, &Frame::default()).unwrap();
         let mut flag = Frame::default();
         flag.push("bad", Column::Bool(vec![Some(false), Some(true), Some(false), Some(false), Some(true)]));
-        db.store_result(&StepRecord { step: "outliers:bad", uses_kept_cells: false, inputs: &["qc"], params: "p".into() }, &flag, &Frame::default()).unwrap();
+        db.store_result(&StepRecord { step: "outliers:bad", uses_kept_cells: false, inputs: &["qc"], params: "p".into(), tables: &[] }, &flag, &Frame::default()).unwrap();
         let mut hvg = Frame::default();
         hvg.push("highly_variable", Column::Bool(vec![Some(true), Some(false)]));
-        db.store_result(&StepRecord { step: "hvg", uses_kept_cells: true, inputs: &[], params: "p".into() }, &Frame::default(), &hvg).unwrap();
+        db.store_result(&StepRecord { step: "hvg", uses_kept_cells: true, inputs: &[], params: "p".into(), tables: &[] }, &Frame::default(), &hvg).unwrap();
 
         let t = db.query("SELECT cell_id, pct_x, bad FROM obs WHERE bad ORDER BY cell_index").unwrap();
         assert_eq!(t.columns[0], Column::Text(vec![Some("C1".into()), Some("C4".into())]));
@@ -261,10 +263,10 @@ mod tests {
         let err = db.require_current("hvg").unwrap_err();
         assert!(err.contains("generation 1, now 2") && err.contains("rerun find_hvg(x)"), "{err}");
         db.require_current("qc").unwrap();
-        db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into() }, &qc, &Frame::default()).unwrap();
+        db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into(), tables: &[] }, &qc, &Frame::default()).unwrap();
         let err = db.require_current("outliers:bad").unwrap_err();
         assert!(err.contains("the QC metrics, was recomputed"), "{err}");
-        let clash = db.store_result(&StepRecord { step: "outliers:n_counts", uses_kept_cells: false, inputs: &[], params: "p".into() }, &{
+        let clash = db.store_result(&StepRecord { step: "outliers:n_counts", uses_kept_cells: false, inputs: &[], params: "p".into(), tables: &[] }, &{
             let mut f = Frame::default();
             f.push("N_COUNTS", Column::Bool(vec![Some(true); 5]));
             f

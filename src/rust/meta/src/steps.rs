@@ -28,6 +28,8 @@ pub struct StepRecord<'a> {
     pub inputs: &'a [&'a str],
     /// The parameters, as text for the user (e.g. "method = vst, n = 2000").
     pub params: String,
+    /// Further result tables, stored as `<step>_<name>`.
+    pub tables: &'a [(&'a str, &'a Frame)],
 }
 
 /// A step as `print()` shows it.
@@ -37,7 +39,7 @@ pub struct StepStatus {
     pub generation: Option<i64>,
     /// Why the result is stale; None when current.
     pub stale: Option<String>,
-    /// "obs.<column>" / "var.<column>" entries.
+    /// "obs.<column>" / "var.<column>" entries, and "table.<name>" for further tables.
     pub columns: Vec<String>,
 }
 
@@ -46,6 +48,7 @@ pub fn rerun_hint(step: &str) -> String {
     match step.split_once(':') {
         _ if step == "qc" => "calculate_qc_metrics(x)".into(),
         _ if step == "hvg" => "find_hvg(x)".into(),
+        _ if step == "pca" => "run_pca(x)".into(),
         Some(("outliers", column)) => format!("find_outliers(x, column = \"{column}\")"),
         _ => format!("the {step} step"),
     }
@@ -55,6 +58,7 @@ fn describe(step: &str) -> String {
     match step.split_once(':') {
         _ if step == "qc" => "QC metrics".into(),
         _ if step == "hvg" => "highly variable genes".into(),
+        _ if step == "pca" => "principal components".into(),
         Some(("outliers", column)) => format!("outlier calls in '{column}'"),
         _ => step.into(),
     }
@@ -93,6 +97,14 @@ impl MetaDb {
                 create_table(&tx, &results, vec![own(key, "INTEGER", Values::RowNumber)], frame).map_err(|e| format!("{failed}: {e}"))?;
             }
             columns.extend(frame.names.iter().map(|n| format!("{table}.{n}")));
+        }
+        for entry in previous.iter().filter(|e| e.starts_with("table.")) {
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(&entry["table.".len()..]))).map_err(db_err(&failed))?;
+        }
+        for (name, frame) in record.tables {
+            let table = format!("{}_{name}", record.step);
+            create_table(&tx, &table, vec![], frame).map_err(|e| format!("{failed}: {e}"))?;
+            columns.push(format!("table.{table}"));
         }
         tx.execute_batch("INSERT INTO state VALUES ('step_serial', 0) ON CONFLICT DO NOTHING;
                           UPDATE state SET value = value + 1 WHERE key = 'step_serial';")

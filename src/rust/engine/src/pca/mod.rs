@@ -3,6 +3,7 @@
 //! matrix as B - 1 cᵀ with B sparse, `kernels` multiply it by dense blocks, `rsvd` finds the
 //! leading singular triplets.
 
+pub mod file;
 pub mod kernels;
 pub mod rsvd;
 pub mod stage;
@@ -23,6 +24,8 @@ pub enum Solver {
 
 pub struct PcaOptions {
     pub n_pcs: usize,
+    /// Divide by each gene's sd (else only centre).
+    pub scale: bool,
     /// Scaled values above this are set to it (Seurat's `scale.max`, 10); infinite: none.
     pub clip: f64,
     pub solver: Solver,
@@ -40,11 +43,16 @@ pub struct Pca {
     pub variance_ratio: Vec<f64>,
 }
 
+/// The randomized defaults, measured on PBMC3k against Seurat (closing note of issue 5):
+/// 10 extra directions and 8 Krylov blocks give PCs 1-10 |r| > 0.9999, 99.98 % of the
+/// variance of 50 exact PCs and 97.7 % shared neighbours (k = 20 on 30 PCs).
+pub const DEFAULT_SOLVER: Solver = Solver::Randomized { oversample: 10, blocks: 8 };
+
 /// Exact mode: the most Krylov blocks to try before giving up on convergence.
 const EXACT_MAX_BLOCKS: usize = 50;
 
 pub fn run_pca(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], target_sum: f64, o: &PcaOptions, interrupted: Interrupt) -> Result<Pca> {
-    let staged = stage::stage(store, cells, genes, library, target_sum, o.clip, interrupted)?;
+    let staged = stage::stage(store, cells, genes, library, target_sum, o.scale, o.clip, interrupted)?;
     let (oversample, blocks, until_converged) = match o.solver {
         Solver::Randomized { oversample, blocks } => (oversample, blocks, false),
         Solver::Exact => (10, EXACT_MAX_BLOCKS, true),

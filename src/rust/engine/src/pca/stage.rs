@@ -25,7 +25,9 @@ const CELLS_PER_SCAN: usize = 1 << 16;
 
 /// `cells`: kept cells (0-based, ascending); `genes`: 0-based, distinct, at most 65,535;
 /// `library`: the library size of every cell of the store (obs `n_counts`).
-pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], target_sum: f64, clip: f64, interrupted: Interrupt) -> Result<Staged> {
+/// Without `scale`, values are only centred (Seurat's `do.scale = FALSE`).
+#[allow(clippy::too_many_arguments)]
+pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], target_sum: f64, scale: bool, clip: f64, interrupted: Interrupt) -> Result<Staged> {
     if genes.len() > u16::MAX as usize {
         return Err(Error::Request(format!("PCA takes at most {} genes, not {}", u16::MAX, genes.len())));
     }
@@ -57,7 +59,7 @@ pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], tar
     for (&g, &(sum, sum_sq)) in by_gene.iter().zip(&moments) {
         let k = position[&g];
         mean[k] = sum / n;
-        sd[k] = ((sum_sq - n * mean[k] * mean[k]) / (n - 1.0)).max(0.0).sqrt();
+        sd[k] = if scale { ((sum_sq - n * mean[k] * mean[k]) / (n - 1.0)).max(0.0).sqrt() } else { 1.0 };
     }
     let offset: Vec<f64> = mean.iter().zip(&sd).map(|(&m, &s)| if s > 0.0 { m / s } else { 0.0 }).collect();
 
