@@ -52,3 +52,4 @@ bench: install peers
 	bash inst/bench/ingest.sh
 	bash inst/bench/h5ad.sh
 	bash inst/bench/qc_hvg.sh
+	bash inst/bench/pca.sh

@@ -21,6 +21,7 @@
 #'   staged matrix); on PBMC3k its PCs 1-10 match Seurat's to |r| > 0.9999 and 97.7% of
 #'   30-PC neighbours agree. `"exact"`: blocks until all components converge.
 #' @param seed Seed of the random start (42, as Seurat's `seed.use`).
+#' @param verbose Report each stage and Krylov block as a message (`TRUE`, as Seurat).
 #' @return The components' standard deviations and variance ratios (see [pca_variance()]),
 #'   invisibly.
 #' @examples
@@ -30,14 +31,14 @@
 #' head(pca(x))
 #' @export
 run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
-                    method = c("randomized", "exact"), seed = 42) {
+                    method = c("randomized", "exact"), seed = 42, verbose = TRUE) {
   method <- match.arg(method)
   if (!is.numeric(n_pcs) || length(n_pcs) != 1 || is.na(n_pcs) || n_pcs < 1 || n_pcs != round(n_pcs)) {
     stop("`n_pcs` must be a whole number >= 1", call. = FALSE)
   }
   if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) stop("`clip` must be a positive number or Inf", call. = FALSE)
   genes <- if (isTRUE(hvg)) NULL else rust_index(gene_positions(x, hvg))
-  elapsed <- system.time(rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed), genes))
+  elapsed <- system.time(rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed), genes, isTRUE(verbose)))
   v <- pca_variance(x)
   message(sprintf("%d principal components (%s) in %.1f s; they explain %.1f%% of the variance",
                   as.integer(n_pcs), method, elapsed[["elapsed"]], 100 * sum(v$variance_ratio)))

@@ -1,6 +1,7 @@
 #!/usr/bin/env Rscript
 # The main job: simulate (or read) a 10x data set, ingest it into a store, compute QC
-# metrics, drop outlier cells, find highly variable genes, and write a QC / HVG plot.
+# metrics, drop outlier cells, find highly variable genes, run PCA, and write a QC / HVG /
+# PCA plot.
 #   Rscript demo.R                      # simulate 20,000 cells x 15,000 genes
 #   Rscript demo.R MTX_DIR [OUT_DIR]    # use your own 10x directory
 # The store goes to OUT_DIR (default: a temporary directory), the plot to OUT_DIR (default:
@@ -30,13 +31,15 @@ set_keep(x, "NOT qc_outlier")
 t <- system.time(top <- find_hvg(x, n = 2000))
 message(sprintf("highly variable genes in %.1f s", t[["elapsed"]]))
 print(utils::head(top[c("symbol", "hvg_mean", "hvg_variance_standardized", "hvg_rank")], 10), row.names = FALSE)
+run_pca(x)
+print(utils::head(pca_variance(x), 5), row.names = FALSE)
 print(x)
 
 plot_dir <- if (length(args) >= 2) out else "cellstream-demo"
 dir.create(plot_dir, showWarnings = FALSE)
-plot_file <- normalizePath(file.path(plot_dir, "qc_hvg.png"), mustWork = FALSE)
-grDevices::png(plot_file, width = 1400, height = 600, res = 110)
-graphics::par(mfrow = c(1, 2))
+plot_file <- normalizePath(file.path(plot_dir, "qc_hvg_pca.png"), mustWork = FALSE)
+grDevices::png(plot_file, width = 2000, height = 600, res = 110)
+graphics::par(mfrow = c(1, 3))
 graphics::plot(qc$n_counts, qc$pct_mt, log = "x", pch = 20, cex = 0.3,
                col = ifelse(outliers$outlier, "firebrick", "grey40"),
                xlab = "library size (n_counts)", ylab = "% mitochondrial", main = "QC (red: outliers)")
@@ -44,5 +47,8 @@ genes <- hvg(x, all = TRUE)
 graphics::plot(genes$hvg_mean, genes$hvg_variance_standardized, log = "x", pch = 20, cex = 0.3,
                col = ifelse(genes$highly_variable, "firebrick", "grey40"),
                xlab = "mean count", ylab = "standardised variance", main = "vst (red: top 2,000)")
+pcs <- pca(x)
+graphics::plot(pcs$PC_1, pcs$PC_2, pch = 20, cex = 0.3, col = "grey30",
+               xlab = "PC 1", ylab = "PC 2", main = "PCA of the kept cells")
 invisible(grDevices::dev.off())
 message("plot written to ", plot_file)

@@ -30,6 +30,14 @@ fn user_interrupted() -> bool {
     unsafe { cellstream_interrupt_pending() != 0 }
 }
 
+/// Progress for the R console, as a message() (so suppressMessages() silences it too).
+fn report(verbose: bool, text: &str) {
+    if verbose {
+        // A failing message() handler must not stop the computation.
+        let _ = call!("message", text);
+    }
+}
+
 /// Runs `body`, turning errors and panics into a `cellstream_error` string for R.
 fn guarded(body: impl FnOnce() -> Res<Robj>) -> Robj {
     static QUIET: std::sync::Once = std::sync::Once::new();
@@ -309,7 +317,7 @@ fn cs_hvg(store: Robj, method: Robj, n: Robj, batch: Robj) -> Robj {
 /// `genes`: NULL for the highly variable genes, else 0-based indices.
 #[extendr]
 #[allow(clippy::too_many_arguments)] // mirrors run_pca()
-fn cs_pca(store: Robj, n_pcs: Robj, scale: Robj, clip: Robj, method: Robj, seed: Robj, genes: Robj) -> Robj {
+fn cs_pca(store: Robj, n_pcs: Robj, scale: Robj, clip: Robj, method: Robj, seed: Robj, genes: Robj, verbose: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let solver = match string(&method, "method")?.as_str() {
@@ -319,7 +327,8 @@ fn cs_pca(store: Robj, n_pcs: Robj, scale: Robj, clip: Robj, method: Robj, seed:
         };
         let options = PcaOptions { n_pcs: count(&n_pcs, "n_pcs")? as usize, scale: flag(&scale, "scale")?, clip: number(&clip, "clip")?, solver, seed: count(&seed, "seed")? };
         let genes = if genes.is_null() { None } else { Some(rust_indices(&genes, "genes")?) };
-        run_pca(&s.store, &mut s.db(), &PcaRequest { options, genes }, &user_interrupted)?;
+        let verbose = flag(&verbose, "verbose")?;
+        run_pca(&s.store, &mut s.db(), &PcaRequest { options, genes }, &user_interrupted, &|text: &str| report(verbose, text))?;
         Ok(true.into())
     })
 }

@@ -47,6 +47,9 @@ impl<T> IoContext<T> for std::io::Result<T> {
 /// Asked between batches of long work; returns true when the user wants to stop.
 pub type Interrupt<'a> = &'a dyn Fn() -> bool;
 
+/// Told what a long computation is doing, between its passes (on the calling thread).
+pub type Progress<'a> = &'a dyn Fn(&str);
+
 pub fn check(interrupted: Interrupt) -> Result<()> {
     if interrupted() {
         Err(Error::Interrupted)

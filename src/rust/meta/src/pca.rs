@@ -5,7 +5,7 @@
 
 use crate::steps::StepRecord;
 use crate::{MetaDb, Result};
-use cellstream_engine::error::Interrupt;
+use cellstream_engine::error::{Interrupt, Progress};
 use cellstream_engine::frame::{Column, Frame};
 use cellstream_engine::pca::file::{read_embedding, write_embedding};
 use cellstream_engine::pca::kernels::Dense;
@@ -20,7 +20,7 @@ pub struct PcaRequest {
     pub genes: Option<Vec<u32>>,
 }
 
-pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: Interrupt) -> Result<()> {
+pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: Interrupt, progress: Progress) -> Result<()> {
     let (genes, inputs): (Vec<u32>, &[&str]) = match &req.genes {
         Some(g) => (g.clone(), &[]),
         None => {
@@ -35,7 +35,7 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: In
     }
     let cells: Vec<usize> = db.keep()?.iter().enumerate().filter(|(_, &k)| k).map(|(c, _)| c).collect();
     let library = db.obs_numbers("n_counts")?;
-    let pca = engine_pca(store, &cells, &genes, &library, store.manifest.target_sum, &req.options, interrupted).map_err(|e| e.to_string())?;
+    let pca = engine_pca(store, &cells, &genes, &library, store.manifest.target_sum, &req.options, interrupted, progress).map_err(|e| e.to_string())?;
     write_embedding(&store.path.join(EMBEDDING_FILE), &cells, &pca.embedding).map_err(|e| e.to_string())?;
 
     let k = req.options.n_pcs;

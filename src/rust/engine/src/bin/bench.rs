@@ -171,7 +171,7 @@ fn pca(store: &str, cells: &str, genes: &str, out: &str) -> Result<(), String> {
     let randomized = Solver::Randomized { oversample: env("CS_OVERSAMPLE", 10), blocks: env("CS_BLOCKS", 4) };
     for (name, solver) in [("randomized", randomized), ("exact", Solver::Exact)] {
         let t = Instant::now();
-        let p = run_pca(&s, &cells, &genes, &library, 1e4, &PcaOptions { n_pcs: 50, scale: true, clip: 10.0, solver, seed: 42 }, &|| false).map_err(|e| e.to_string())?;
+        let p = run_pca(&s, &cells, &genes, &library, 1e4, &PcaOptions { n_pcs: 50, scale: true, clip: 10.0, solver, seed: 42 }, &|| false, &|_| ()).map_err(|e| e.to_string())?;
         println!("{name}: {} cells x {} genes, 50 PCs in {:.1} s; stdev {:.4} .. {:.4}", cells.len(), genes.len(), t.elapsed().as_secs_f64(), p.stdev[0], p.stdev[49]);
         columns.push(p);
     }

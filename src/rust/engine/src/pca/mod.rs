@@ -8,7 +8,7 @@ pub mod kernels;
 pub mod rsvd;
 pub mod stage;
 
-use crate::error::{Interrupt, Result};
+use crate::error::{Interrupt, Progress, Result};
 use crate::store::Store;
 use kernels::Dense;
 use rsvd::{block_krylov_svd, SvdOptions};
@@ -51,14 +51,16 @@ pub const DEFAULT_SOLVER: Solver = Solver::Randomized { oversample: 10, blocks: 
 /// Exact mode: the most Krylov blocks to try before giving up on convergence.
 const EXACT_MAX_BLOCKS: usize = 50;
 
-pub fn run_pca(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], target_sum: f64, o: &PcaOptions, interrupted: Interrupt) -> Result<Pca> {
+#[allow(clippy::too_many_arguments)]
+pub fn run_pca(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], target_sum: f64, o: &PcaOptions, interrupted: Interrupt, progress: Progress) -> Result<Pca> {
+    progress(&format!("PCA: staging {} cells x {} genes", cells.len(), genes.len()));
     let staged = stage::stage(store, cells, genes, library, target_sum, o.scale, o.clip, interrupted)?;
     let (oversample, blocks, until_converged) = match o.solver {
         Solver::Randomized { oversample, blocks } => (oversample, blocks, false),
         Solver::Exact => (10, EXACT_MAX_BLOCKS, true),
     };
     let svd_options = SvdOptions { n: o.n_pcs, oversample, blocks, until_converged, seed: o.seed, simd: true };
-    let mut svd = block_krylov_svd(&staged.b, &staged.offset, &svd_options, interrupted)?;
+    let mut svd = block_krylov_svd(&staged.b, &staged.offset, &svd_options, interrupted, progress)?;
     orient(&mut svd);
     let n = cells.len() as f64;
     Ok(Pca {

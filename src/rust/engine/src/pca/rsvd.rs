@@ -9,7 +9,7 @@
 //! (n_genes x l(q+1)), small; the products stream over X one block at a time.
 
 use super::kernels::{times, times_transposed, Dense, SparseRows};
-use crate::error::{check, Error, Interrupt, Result};
+use crate::error::{check, Error, Interrupt, Progress, Result};
 use faer::Mat;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -37,7 +37,8 @@ pub struct SvdOptions {
     pub simd: bool,
 }
 
-pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, interrupted: Interrupt) -> Result<Svd> {
+/// `progress` is told of each block (on the calling thread, between passes).
+pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, interrupted: Interrupt, progress: Progress) -> Result<Svd> {
     let n_genes = b.n_cols;
     let l = (o.n + o.oversample).min(n_genes);
     if o.n == 0 || o.n > l || o.n >= b.n_rows() {
@@ -57,6 +58,8 @@ pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, interrupted: 
         let top: Vec<f64> = values[..o.n].to_vec();
         let converged = previous.as_ref().is_some_and(|prev| prev.iter().zip(&top).all(|(a, b)| (a - b).abs() <= 1e-10 * b.abs()));
         let blocks_done = basis.ncols() / l - 1;
+        let of = if o.until_converged { format!("at most {}", o.blocks + 1) } else { (o.blocks + 1).to_string() };
+        progress(&format!("PCA: Krylov block {} of {of} done", blocks_done + 1));
         let room = basis.ncols() + l <= n_genes;
         if blocks_done >= o.blocks || (o.until_converged && converged) || !room {
             return finish(b, c, &basis, &values, &vectors, o, interrupted);
@@ -143,7 +146,7 @@ mod tests {
         }
         let exact = full.thin_svd().unwrap();
         let o = SvdOptions { n: 6, oversample: 4, blocks: 10, until_converged: true, seed: 1, simd: true };
-        let svd = block_krylov_svd(&b, &vec![0.0; n_cols], &o, &|| false).unwrap();
+        let svd = block_krylov_svd(&b, &vec![0.0; n_cols], &o, &|| false, &|_| ()).unwrap();
         for t in 0..6 {
             let want = exact.S().column_vector()[t];
             assert!((svd.s[t] - want).abs() < 1e-5 * want, "sigma {t}: {} vs {want}", svd.s[t]);
