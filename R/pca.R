@@ -21,7 +21,9 @@
 #'   staged matrix); on PBMC3k its PCs 1-10 match Seurat's to |r| > 0.9999 and 97.7% of
 #'   30-PC neighbours agree. `"exact"`: blocks until all components converge.
 #' @param seed Seed of the random start (42, as Seurat's `seed.use`).
-#' @param verbose Report each stage and Krylov block as a message (`TRUE`, as Seurat).
+#' @param verbose Report each stage and Krylov block on the console (`TRUE`, as Seurat);
+#'   written while the computation runs, so `verbose = FALSE`, not `suppressMessages()`,
+#'   silences it.
 #' @return The components' standard deviations and variance ratios (see [pca_variance()]),
 #'   invisibly.
 #' @examples

@@ -46,9 +46,11 @@ test_that("PCA goes stale with the kept cells or the HVGs it used", {
   find_hvg(x, n = 100)
   expect_error(run_pca(x, n_pcs = 101), "n_pcs \\(101\\) must not exceed the number of genes used \\(100\\)")
   expect_error(pca(x), "there are no principal components in this store yet; run run_pca\\(x\\) first")
-  said <- testthat::capture_messages(run_pca(x, n_pcs = 10))
+  # Progress is written while Rust works, outside R's condition handlers: sink stderr.
+  said <- utils::capture.output(run_pca(x, n_pcs = 10), type = "message")
   expect_match(said[1], "PCA: staging 300 cells x 100 genes")
-  expect_equal(sum(grepl("PCA: Krylov block [1-9] of 9 done", said)), 9)
+  # 100 genes hold at most 5 blocks of 20 directions.
+  expect_equal(grep("Krylov", said, value = TRUE), sprintf("PCA: Krylov block %d of 5 done", 1:5))
   quiet <- testthat::capture_messages(run_pca(x, n_pcs = 10, verbose = FALSE))
   expect_equal(length(quiet), 1)
   expect_match(quiet, "10 principal components \\(randomized\\)")

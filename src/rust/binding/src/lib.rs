@@ -30,7 +30,8 @@ fn user_interrupted() -> bool {
     unsafe { cellstream_interrupt_pending() != 0 }
 }
 
-/// Progress for the R console, as a message() (so suppressMessages() silences it too).
+/// Progress for the R console through message(). It runs outside the R calls' condition
+/// handlers (extendr evaluates at top level), so `verbose = FALSE` is what silences it.
 fn report(verbose: bool, text: &str) {
     if verbose {
         // A failing message() handler must not stop the computation.

@@ -58,7 +58,9 @@ pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, interrupted: 
         let top: Vec<f64> = values[..o.n].to_vec();
         let converged = previous.as_ref().is_some_and(|prev| prev.iter().zip(&top).all(|(a, b)| (a - b).abs() <= 1e-10 * b.abs()));
         let blocks_done = basis.ncols() / l - 1;
-        let of = if o.until_converged { format!("at most {}", o.blocks + 1) } else { (o.blocks + 1).to_string() };
+        // The Krylov space cannot outgrow the gene space.
+        let most = (o.blocks + 1).min(n_genes / l);
+        let of = if o.until_converged { format!("at most {most}") } else { most.to_string() };
         progress(&format!("PCA: Krylov block {} of {of} done", blocks_done + 1));
         let room = basis.ncols() + l <= n_genes;
         if blocks_done >= o.blocks || (o.until_converged && converged) || !room {
