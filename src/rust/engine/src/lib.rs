@@ -9,6 +9,7 @@ pub mod combine;
 pub mod error;
 pub mod frame;
 pub mod genestats;
+pub mod graph;
 pub mod h5;
 pub mod h5ad;
 mod h5ad_frame;
