@@ -53,10 +53,7 @@ find_hvg <- function(x, n = 2000, method = c("vst", "dispersion"), batch = NULL)
 #'   changed since.
 #' @export
 hvg <- function(x, all = FALSE) {
-  rust(wrap__cs_require_current, x$path, "hvg")
-  hvg_columns <- step_columns(x, "hvg", "var")
-  genes <- sql(x, sprintf("SELECT gene_id, symbol, %s FROM var ORDER BY gene_index",
-                          paste(sprintf('"%s"', hvg_columns), collapse = ", ")))
+  genes <- step_genes(x, "hvg")
   if (all) genes else selected_hvg(genes)
 }
 

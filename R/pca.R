@@ -40,10 +40,12 @@ run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
   }
   if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) stop("`clip` must be a positive number or Inf", call. = FALSE)
   genes <- if (isTRUE(hvg)) NULL else rust_index(gene_positions(x, hvg))
-  elapsed <- system.time(rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed), genes, isTRUE(verbose)))
+  started <- Sys.time()
+  rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed), genes, isTRUE(verbose))
+  elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
   v <- pca_variance(x)
   message(sprintf("%d principal components (%s) in %.1f s; they explain %.1f%% of the variance",
-                  as.integer(n_pcs), method, elapsed[["elapsed"]], 100 * sum(v$variance_ratio)))
+                  as.integer(n_pcs), method, elapsed, 100 * sum(v$variance_ratio)))
   invisible(v)
 }
 
@@ -67,11 +69,7 @@ pca <- function(x) {
 #' @rdname pca
 #' @export
 pca_loadings <- function(x) {
-  rust(wrap__cs_require_current, x$path, "pca")
-  pcs <- step_columns(x, "pca", "var")
-  genes <- sql(x, sprintf("SELECT gene_id, symbol, %s FROM var WHERE PC_1 IS NOT NULL ORDER BY gene_index",
-                          paste(sprintf('"%s"', pcs), collapse = ", ")))
-  genes
+  step_genes(x, "pca", where = "PC_1 IS NOT NULL")
 }
 
 #' @rdname pca

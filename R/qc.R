@@ -55,8 +55,6 @@ check_set_names <- function(sets, arg) {
   }
 }
 
-num <- function(v) format(v, big.mark = ",", scientific = FALSE, trim = TRUE)
-
 #' Flag outlier cells
 #'
 #' A cell is an outlier for a metric when it lies more than `nmads` median absolute

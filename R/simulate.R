@@ -2,8 +2,8 @@
 #'
 #' Writes a 10x directory of negative-binomial UMI counts with cluster-specific expression,
 #' log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin
-#' (`HBB`, `HBA1`, `HBA2`) genes and a few damaged cells with a high mitochondrial fraction. The matrix is generated in Rust and
-#' streamed to disk, so any size works in constant memory.
+#' (`HBB`, `HBA1`, `HBA2`) genes and a few damaged cells with a high mitochondrial fraction.
+#' The matrix is generated in Rust and streamed to disk, so any size works in constant memory.
 #'
 #' @param n_cells,n_genes,n_clusters Size of the data set (`n_genes >= 20`).
 #' @param path Directory to create (must not exist).

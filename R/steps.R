@@ -14,10 +14,14 @@ steps <- function(x) {
   as_data_frame(rust(wrap__cs_steps, x$path))
 }
 
-# Columns a step wrote to `table` ("obs" or "var").
-step_columns <- function(x, step, table) {
+# `gene_id`, `symbol` and the var columns of a step, which must be current; genes in store
+# order, those meeting the SQL condition `where`.
+step_genes <- function(x, step, where = "TRUE") {
+  rust(wrap__cs_require_current, x$path, step)
   s <- steps(x)
-  in_table(s$columns[s$step == step], table)
+  columns <- in_table(s$columns[s$step == step], "var")
+  sql(x, sprintf("SELECT gene_id, symbol, %s FROM var WHERE %s ORDER BY gene_index",
+                 paste(sprintf('"%s"', columns), collapse = ", "), where))
 }
 
 # Column names in `table` from steps' "table.column,..." lists.

@@ -77,13 +77,14 @@ sql <- function(x, query) {
   as_data_frame(rust(wrap__cs_sql, x$path, query))
 }
 
+num <- function(v) format(v, big.mark = ",", scientific = FALSE, trim = TRUE)
+
 as_data_frame <- function(columns) {
   as.data.frame(columns, stringsAsFactors = FALSE, check.names = FALSE, optional = TRUE)
 }
 
 #' Cell and gene metadata
 #'
-#' @param x A store.
 #' Results of analysis steps that are stale (see [steps()]) are left out, with a message.
 #'
 #' @param x A store.

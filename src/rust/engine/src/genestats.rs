@@ -42,7 +42,7 @@ impl<'a> CellGroups<'a> {
 
 /// Sums per gene (outer) and group (inner) for the genes `genes` (0-based, ascending).
 pub fn gene_sums(store: &Store, genes: &[usize], cells: &CellGroups, interrupted: Interrupt) -> Result<Vec<Vec<GroupSums>>> {
-    let (sums, _) = scan(
+    let sums = scan(
         &store.genes,
         genes,
         interrupted,
@@ -65,7 +65,6 @@ pub fn gene_sums(store: &Store, genes: &[usize], cells: &CellGroups, interrupted
             }
             per_group
         },
-        |_, _| (),
     )?;
     Ok(sums)
 }
@@ -75,7 +74,7 @@ pub fn gene_sums(store: &Store, genes: &[usize], cells: &CellGroups, interrupted
 /// for the k-th gene of `genes` and `clip[b]` per group.
 pub fn clipped_square_sums(store: &Store, genes: &[usize], cells: &CellGroups, mean: &[Vec<f64>], sd: &[Vec<f64>], clip: &[f64], interrupted: Interrupt) -> Result<Vec<Vec<f64>>> {
     let position: std::collections::HashMap<usize, usize> = genes.iter().enumerate().map(|(k, &g)| (g, k)).collect();
-    let (sums, _) = scan(
+    let sums = scan(
         &store.genes,
         genes,
         interrupted,
@@ -93,7 +92,6 @@ pub fn clipped_square_sums(store: &Store, genes: &[usize], cells: &CellGroups, m
             }
             per_group
         },
-        |_, _| (),
     )?;
     Ok(sums)
 }

@@ -4,8 +4,14 @@ use half::f16;
 
 /// Seurat's `LogNormalize` / scanpy's `normalize_total` + `log1p`, for one value.
 #[inline]
+pub fn log_normalised(count: u32, library_size: f64, target_sum: f64) -> f64 {
+    (count as f64 / library_size * target_sum).ln_1p()
+}
+
+/// [`log_normalised`] as stored in the chunks.
+#[inline]
 pub fn log_normalise(count: u32, library_size: u64, target_sum: f64) -> f16 {
-    f16::from_f64((count as f64 / library_size as f64 * target_sum).ln_1p())
+    f16::from_f64(log_normalised(count, library_size as f64, target_sum))
 }
 
 #[cfg(test)]

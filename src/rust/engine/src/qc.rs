@@ -29,7 +29,7 @@ pub fn cell_qc(store: &Store, gene_sets: &[Vec<u32>], top_n: &[usize], interrupt
             *membership.get_mut(g as usize).ok_or_else(|| Error::Request(format!("gene index {} is out of range", g as u64 + 1)))? |= 1 << s;
         }
     }
-    let (per_cell, _) = scan(
+    let per_cell = scan(
         &store.cells,
         &all(&store.cells),
         interrupted,
@@ -49,7 +49,6 @@ pub fn cell_qc(store: &Store, gene_sets: &[Vec<u32>], top_n: &[usize], interrupt
             let pcts: Vec<f64> = in_set.into_iter().chain(top).map(pct).collect();
             (library, chunk.nnz() as u32, pcts)
         },
-        |_, _| (),
     )?;
     let n_sets = gene_sets.len();
     let column = |k: usize| per_cell.iter().map(|c| c.2[k]).collect::<Vec<f64>>();

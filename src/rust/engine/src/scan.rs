@@ -11,29 +11,27 @@ use rayon::prelude::*;
 /// or so.
 const BATCH_NNZ: u64 = 1 << 24;
 
-/// Calls `visit(acc, i, chunk)` for every chunk `i` in `majors` (ascending, without
-/// repeats); returns the values it gave, in the order of `majors`, and the per-thread
-/// accumulators folded with `merge`.
-pub fn scan<A, R>(
+/// Calls `visit(scratch, i, chunk)` for every chunk `i` in `majors` (ascending, without
+/// repeats) and returns the values it gave, in the order of `majors`. `scratch` is reusable
+/// space of one thread, made by `new_scratch`.
+pub fn scan<S, R>(
     reader: &ChunkReader,
     majors: &[usize],
     interrupted: Interrupt,
-    init: impl Fn() -> A + Sync + Send,
-    visit: impl Fn(&mut A, usize, &Chunk) -> R + Sync + Send,
-    merge: impl Fn(&mut A, A),
-) -> Result<(Vec<R>, A)>
+    new_scratch: impl Fn() -> S + Sync + Send,
+    visit: impl Fn(&mut S, usize, &Chunk) -> R + Sync + Send,
+) -> Result<Vec<R>>
 where
-    A: Send,
+    S: Send,
     R: Send,
 {
-    struct Worker<A, R> {
-        acc: A,
+    struct Worker<S, R> {
+        scratch: S,
         out: Vec<R>,
         buf: ReadBuffers,
         chunk: Chunk,
         error: Option<Error>,
     }
-    let mut total = init();
     let mut results = Vec::with_capacity(majors.len());
     let mut at = 0;
     while at < majors.len() {
@@ -44,14 +42,14 @@ where
             nnz >= BATCH_NNZ
         });
         let end = end.map_or(majors.len(), |k| at + k + 1);
-        let workers: Vec<Worker<A, R>> = majors[at..end]
+        let workers: Vec<Worker<S, R>> = majors[at..end]
             .par_iter()
             .fold(
-                || Worker { acc: init(), out: Vec::new(), buf: ReadBuffers::default(), chunk: Chunk::default(), error: None },
+                || Worker { scratch: new_scratch(), out: Vec::new(), buf: ReadBuffers::default(), chunk: Chunk::default(), error: None },
                 |mut w, &i| {
                     if w.error.is_none() {
                         match reader.read_into(i, &mut w.buf, &mut w.chunk) {
-                            Ok(()) => w.out.push(visit(&mut w.acc, i, &w.chunk)),
+                            Ok(()) => w.out.push(visit(&mut w.scratch, i, &w.chunk)),
                             Err(e) => w.error = Some(e),
                         }
                     }
@@ -66,11 +64,10 @@ where
                 return Err(e);
             }
             results.extend(w.out);
-            merge(&mut total, w.acc);
         }
         at = end;
     }
-    Ok((results, total))
+    Ok(results)
 }
 
 /// Every major of `reader`, for a full pass.
@@ -85,7 +82,7 @@ mod tests {
     use half::f16;
 
     #[test]
-    fn scan_returns_per_chunk_values_in_order_and_merges_accumulators() {
+    fn scan_returns_per_chunk_values_in_order_and_stops_when_interrupted() {
         let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("m.chunks");
         let mut w = ChunkWriter::create(&path, Axis::Cells, 10).unwrap();
@@ -98,14 +95,9 @@ mod tests {
         w.finish().unwrap();
         let r = ChunkReader::open(&path).unwrap();
         let majors: Vec<usize> = (0..3000).filter(|i| i % 3 != 1).collect();
-        let (sums, nnz) = scan(&r, &majors, &|| false, || 0u64, |acc, _, c| {
-            *acc += c.nnz() as u64;
-            c.counts.iter().map(|&x| x as u64).sum::<u64>()
-        }, |a, b| *a += b)
-        .unwrap();
+        let sums = scan(&r, &majors, &|| false, || (), |_, _, c| c.counts.iter().map(|&x| x as u64).sum::<u64>()).unwrap();
         let expected: Vec<u64> = majors.iter().map(|&i| (0..(i as u64 % 7)).map(|k| k + i as u64).sum()).collect();
         assert_eq!(sums, expected);
-        assert_eq!(nnz, majors.iter().map(|&i| (i % 7) as u64).sum::<u64>());
-        assert!(matches!(scan(&r, &majors, &|| true, || (), |_, _, _| (), |_, _| ()), Err(Error::Interrupted)));
+        assert!(matches!(scan(&r, &majors, &|| true, || (), |_, _, _| ()), Err(Error::Interrupted)));
     }
 }

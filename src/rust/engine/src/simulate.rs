@@ -1,6 +1,6 @@
 //! Simulated 10x data: negative-binomial UMI counts with cluster-specific expression,
-//! log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin genes, and a
-//! few damaged cells with high mitochondrial fraction. Written as a 10x MTX directory of any
+//! log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin
+//! genes, and a few damaged cells with high mitochondrial fraction. Written as a 10x MTX directory of any
 //! size without holding the matrix in memory.
 //!
 //! Sampling is sparse, O(UMIs) per cell rather than O(genes): NB(mean mu, size r) is a

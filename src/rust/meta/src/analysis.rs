@@ -131,7 +131,7 @@ fn describe_rule(r: &MetricRule) -> String {
 /// Returns the number kept.
 pub fn keep_where(db: &mut MetaDb, condition: &str) -> Result<usize> {
     let failed = |e: String| {
-        let hint = if e.contains("not found") { format!("; obs has the columns {}", db_columns_hint(db)) } else { String::new() };
+        let hint = if e.contains("not found") { format!("; obs has the columns {}", db.columns("obs").map(|c| c.join(", ")).unwrap_or_default()) } else { String::new() };
         format!("the cell filter \"{condition}\" failed: {e}{hint}")
     };
     let keep: Vec<bool> = {
@@ -145,10 +145,6 @@ pub fn keep_where(db: &mut MetaDb, condition: &str) -> Result<usize> {
     }
     db.set_keep(&keep)?;
     Ok(n)
-}
-
-fn db_columns_hint(db: &MetaDb) -> String {
-    db.columns("obs").map(|c| c.join(", ")).unwrap_or_default()
 }
 
 pub struct HvgRequest<'a> {

@@ -34,9 +34,15 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: In
         return Err(format!("n_pcs ({}) must not exceed the number of genes used ({})", req.options.n_pcs, genes.len()));
     }
     let cells: Vec<usize> = db.keep()?.iter().enumerate().filter(|(_, &k)| k).map(|(c, _)| c).collect();
+    if req.options.n_pcs >= cells.len() {
+        return Err(format!("n_pcs ({}) must be smaller than the number of kept cells ({})", req.options.n_pcs, cells.len()));
+    }
     let library = db.obs_numbers("n_counts")?;
     let pca = engine_pca(store, &cells, &genes, &library, store.manifest.target_sum, &req.options, interrupted, progress).map_err(|e| e.to_string())?;
-    write_embedding(&store.path.join(EMBEDDING_FILE), &cells, &pca.embedding).map_err(|e| e.to_string())?;
+    // The new embedding replaces the old one only once its step record is committed, so the
+    // file and the record never disagree.
+    let (file, staged) = (store.path.join(EMBEDDING_FILE), store.path.join(format!("{EMBEDDING_FILE}.new")));
+    write_embedding(&staged, &cells, &pca.embedding).map_err(|e| e.to_string())?;
 
     let k = req.options.n_pcs;
     let mut loadings = Frame::default();
@@ -61,7 +67,14 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: In
         req.options.clip,
         req.options.seed
     );
-    db.store_result(&StepRecord { step: "pca", uses_kept_cells: true, inputs, params, tables: &[("components", &components)] }, &Frame::default(), &loadings)
+    let recorded = db.store_result(&StepRecord { step: "pca", uses_kept_cells: true, inputs, params, tables: &[("components", &components)] }, &Frame::default(), &loadings);
+    match recorded {
+        Ok(()) => std::fs::rename(&staged, &file).map_err(|e| format!("cannot replace '{}': {e}", file.display())),
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            Err(e)
+        }
+    }
 }
 
 /// The cells (0-based) and embedding of the current PCA.

@@ -12,7 +12,7 @@ use cellstream_engine::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::source::{CellBatch, CellSource};
 use cellstream_engine::simulate::{simulate_10x, SimOptions};
 use cellstream_engine::store::{Layer, Store};
-use cellstream_engine::chunkfile::{ChunkReader, ReadBuffers};
+use cellstream_engine::chunkfile::ChunkReader;
 use cellstream_engine::genestats::CellGroups;
 use cellstream_engine::hvg::{find_hvg, Method};
 use cellstream_engine::qc::cell_qc;
@@ -108,7 +108,7 @@ fn read(store: &str) -> Result<(), String> {
 fn lz4_floor(reader: &ChunkReader) -> Result<u64, String> {
     (0..reader.n_major())
         .into_par_iter()
-        .map_init(|| (ReadBuffers::default(), Vec::new(), Vec::new()), |(_, buf, payload), i| reader.read_payload(i, buf, payload).map(|p| p.len() as u64))
+        .map_init(|| (Vec::new(), Vec::new()), |(buf, payload), i| reader.read_payload(i, buf, payload).map(|p| p.len() as u64))
         .sum::<Result<u64, _>>()
         .map_err(|e| e.to_string())
 }

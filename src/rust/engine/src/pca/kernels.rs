@@ -66,13 +66,12 @@ pub fn times(b: &SparseRows, c: &[f32], omega: &Dense<f32>, simd: bool) -> Dense
 /// Z = (B - 1 cᵀ)ᵀ Y: `y` is n_rows x k; the result is n_cols x k, accumulated in f64.
 pub fn times_transposed(b: &SparseRows, c: &[f32], y: &Dense<f32>, simd: bool) -> Dense<f64> {
     let k = y.k;
-    let partials: Vec<(Vec<f64>, Vec<f64>)> = (0..b.n_rows())
-        .collect::<Vec<_>>()
-        .par_chunks(ROWS_PER_TASK)
-        .map(|rows| {
+    let partials: Vec<(Vec<f64>, Vec<f64>)> = (0..b.n_rows().div_ceil(ROWS_PER_TASK))
+        .into_par_iter()
+        .map(|task| {
             let mut z = vec![0f64; b.n_cols * k];
             let mut column_sums = vec![0f64; k];
-            for &r in rows {
+            for r in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(b.n_rows()) {
                 let yr = y.row(r);
                 column_sums.iter_mut().zip(yr).for_each(|(s, &v)| *s += v as f64);
                 for p in b.row_ptr[r]..b.row_ptr[r + 1] {

@@ -7,6 +7,7 @@
 
 use super::kernels::SparseRows;
 use crate::error::{Error, Interrupt, Result};
+use crate::norm::log_normalised;
 use crate::scan::scan;
 use crate::store::Store;
 
@@ -35,14 +36,14 @@ pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], tar
         return Err(Error::Request("PCA needs at least 2 kept cells".into()));
     }
     let n = cells.len() as f64;
-    let normalised = |count: u32, cell: usize| (count as f64 * target_sum / library[cell]).ln_1p();
+    let normalised = |count: u32, cell: usize| log_normalised(count, library[cell], target_sum);
 
     // Mean and sd of each gene over the kept cells, from its gene-major chunk.
     let mut kept = vec![false; store.n_cells()];
     cells.iter().for_each(|&c| kept[c] = true);
     let mut by_gene: Vec<usize> = genes.iter().map(|&g| g as usize).collect();
     by_gene.sort_unstable();
-    let (moments, _) = scan(&store.genes, &by_gene, interrupted, || (), |_, _, chunk| {
+    let moments = scan(&store.genes, &by_gene, interrupted, || (), |_, _, chunk| {
         let (mut sum, mut sum_sq) = (0f64, 0f64);
         for (&c, &x) in chunk.indices.iter().zip(&chunk.counts) {
             if kept[c as usize] {
@@ -52,7 +53,7 @@ pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], tar
             }
         }
         (sum, sum_sq)
-    }, |_, _| ())?;
+    })?;
     let mut mean = vec![0f64; genes.len()];
     let mut sd = vec![0f64; genes.len()];
     let position: std::collections::HashMap<usize, usize> = genes.iter().enumerate().map(|(k, &g)| (g as usize, k)).collect();
@@ -70,7 +71,7 @@ pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], tar
     // Per gene: non-zeros and the sum of their squared scaled values (for the total variance).
     let mut squares = vec![(0u64, 0f64); genes.len()];
     for part in cells.chunks(CELLS_PER_SCAN) {
-        let (rows, _) = scan(&store.cells, part, interrupted, || (), |_, cell, chunk| {
+        let rows = scan(&store.cells, part, interrupted, || (), |_, cell, chunk| {
             chunk
                 .indices
                 .iter()
@@ -80,7 +81,7 @@ pub fn stage(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], tar
                     (j != u16::MAX).then(|| (j, ((normalised(x, cell) - mean[j as usize]) / sd[j as usize]).min(clip)))
                 })
                 .collect::<Vec<(u16, f64)>>()
-        }, |_, _| ())?;
+        })?;
         for row in rows {
             for (j, scaled) in row {
                 let s = &mut squares[j as usize];
