@@ -39,3 +39,16 @@ pub fn simulated_store(dir: &TestDir, n_cells: usize, n_genes: usize) -> crate::
     staged.commit(&done.manifest).unwrap();
     crate::store::Store::open(&target).unwrap()
 }
+
+/// `n` points in `dims` dimensions around `clusters` well-separated centres (row-major), and
+/// each point's true cluster.
+pub fn clustered_points(n: usize, dims: usize, clusters: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Distribution, Normal};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let centres: Vec<f64> = (0..clusters * dims).map(|_| rng.random_range(-20.0..20.0)).collect();
+    let noise = Normal::new(0.0, 1.0).unwrap();
+    let truth: Vec<usize> = (0..n).map(|i| i % clusters).collect();
+    let points = truth.iter().flat_map(|&c| (0..dims).map(|d| centres[c * dims + d] + noise.sample(&mut rng)).collect::<Vec<_>>()).collect();
+    (points, truth)
+}

@@ -1,5 +1,27 @@
-//! Cell graphs from an embedding: exact k nearest neighbours and Seurat's shared-nearest-
-//! neighbour graph.
+//! Cell graphs from an embedding: k nearest neighbours, shared-nearest-neighbour graphs,
+//! Leiden clustering, and their files in a store.
 
+pub mod file;
 pub mod knn;
+pub mod leiden;
 pub mod snn;
+
+/// A symmetric weighted graph in compressed rows, columns ascending within each row; a
+/// self-loop is one entry on the diagonal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph<W = f32> {
+    pub row_ptr: Vec<usize>,
+    pub col: Vec<u32>,
+    pub weight: Vec<W>,
+}
+
+impl<W: Copy> Graph<W> {
+    pub fn n_nodes(&self) -> usize {
+        self.row_ptr.len() - 1
+    }
+
+    pub fn edges(&self, i: usize) -> impl Iterator<Item = (usize, W)> + '_ {
+        let range = self.row_ptr[i]..self.row_ptr[i + 1];
+        self.col[range.clone()].iter().map(|&j| j as usize).zip(self.weight[range].iter().copied())
+    }
+}
