@@ -15,6 +15,7 @@ use cellstream_meta::{create_store, export_h5ad, find_hvg, find_outliers, keep_w
 use extendr_api::prelude::*;
 
 mod convert;
+mod graph;
 mod session;
 use convert::*;
 
@@ -375,6 +376,7 @@ fn cs_require_current(store: Robj, step: Robj) -> Robj {
 
 extendr_module! {
     mod cellstream;
+    use graph;
     fn cs_simulate;
     fn cs_ingest_mtx;
     fn cs_ingest_h5ad;

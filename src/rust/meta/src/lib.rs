@@ -8,6 +8,7 @@
 mod analysis;
 mod create;
 mod export;
+mod graph;
 mod pca;
 mod steps;
 mod table;
@@ -16,6 +17,7 @@ mod write;
 pub use analysis::{find_hvg, find_outliers, keep_where, run_qc, HvgRequest, MetricRule, QcRequest};
 pub use create::create_store;
 pub use export::export_h5ad;
+pub use graph::{cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest, NeighborsRequest, KNN_FILE, SNN_FILE};
 pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};
 

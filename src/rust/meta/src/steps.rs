@@ -49,7 +49,9 @@ pub fn rerun_hint(step: &str) -> String {
         _ if step == "qc" => "calculate_qc_metrics(x)".into(),
         _ if step == "hvg" => "find_hvg(x)".into(),
         _ if step == "pca" => "run_pca(x)".into(),
+        _ if step == "neighbors" => "find_neighbors(x)".into(),
         Some(("outliers", column)) => format!("find_outliers(x, column = \"{column}\")"),
+        Some(("leiden", column)) => format!("cluster_leiden(x, name = \"{column}\")"),
         _ => format!("the {step} step"),
     }
 }
@@ -59,7 +61,9 @@ fn describe(step: &str) -> String {
         _ if step == "qc" => "QC metrics".into(),
         _ if step == "hvg" => "highly variable genes".into(),
         _ if step == "pca" => "principal components".into(),
+        _ if step == "neighbors" => "nearest neighbours".into(),
         Some(("outliers", column)) => format!("outlier calls in '{column}'"),
+        Some(("leiden", column)) => format!("Leiden clusters in '{column}'"),
         _ => step.into(),
     }
 }

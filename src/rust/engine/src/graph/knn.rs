@@ -62,8 +62,8 @@ pub enum Metric {
 /// `data`: n rows x `dims` columns, row-major.
 pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, method: Method, metric: Metric, seed: u64) -> Result<Knn> {
     let n = if dims == 0 { 0 } else { data.len() / dims };
-    if k < 2 || k > n {
-        return Err(Error::Request(format!("k (neighbours per cell, the cell itself included) must be between 2 and the number of cells ({n}), not {k}")));
+    if k < 2 || k >= n {
+        return Err(Error::Request(format!("k (neighbours per cell, the cell itself included) must be at least 2 and smaller than the number of cells ({n}), not {k}")));
     }
     let mut rows: Vec<f64> = data.iter().map(|&v| v.into()).collect();
     if let Some(bad) = rows.iter().position(|v| !v.is_finite()) {
@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(knn.index, vec![0, 1, 2, 1, 0, 2, 2, 1, 0, 3, 2, 1]);
         assert_eq!(&knn.distance[..3], &[0.0, 1.0, 3.0]);
         assert_eq!(&knn.distance[9..], &[0.0, 4.0, 6.0]);
-        assert!(find_knn(&[0.0, 1.0], 1, 3, Method::Exact, Metric::Euclidean, 0).is_err());
+        assert!(find_knn(&[0.0, 1.0, 2.0], 1, 3, Method::Exact, Metric::Euclidean, 0).is_err());
         assert!(find_knn(&[0.0, f64::NAN], 1, 2, Method::Exact, Metric::Euclidean, 0).is_err());
     }
 

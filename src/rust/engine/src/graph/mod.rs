@@ -1,7 +1,8 @@
-//! Cell graphs from an embedding: k nearest neighbours, shared-nearest-neighbour graphs,
-//! Leiden clustering, and their files in a store.
+//! Cell graphs from an embedding: k nearest neighbours, shared-nearest-neighbour and UMAP
+//! (fuzzy simplicial set) graphs, Leiden clustering, and their files in a store.
 
 pub mod file;
+pub mod fuzzy;
 pub mod knn;
 pub mod leiden;
 pub mod snn;

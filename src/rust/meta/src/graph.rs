@@ -1,0 +1,159 @@
+//! Neighbours and clusters as analysis steps. `neighbors` (from the current PCA, stamped with
+//! the kept cells) writes `knn.graph` and `snn.graph` to the store (see the engine's
+//! `graph::file`); `leiden:<column>` (from the current neighbours) writes one obs column of
+//! cluster labels, a factor with levels "0" (the largest cluster), "1", … and NULL for cells
+//! not kept.
+
+use crate::pca::pca_embedding;
+use crate::steps::StepRecord;
+use crate::{MetaDb, Result};
+use cellstream_engine::frame::{Column, Frame};
+use cellstream_engine::graph::file::{read_knn, read_snn, write_knn, write_snn};
+use cellstream_engine::graph::knn::{auto_method, find_knn, Knn, Method, Metric};
+use cellstream_engine::graph::leiden::{leiden_each, LeidenOptions, Objective};
+use cellstream_engine::graph::fuzzy::fuzzy_graph;
+use cellstream_engine::graph::snn::{snn, SnnWeight};
+use cellstream_engine::graph::Graph;
+use cellstream_engine::store::Store;
+
+pub const KNN_FILE: &str = "knn.graph";
+pub const SNN_FILE: &str = "snn.graph";
+
+pub struct NeighborsRequest {
+    pub k: usize,
+    pub n_pcs: usize,
+    /// None: chosen by the number of cells (`auto_method`).
+    pub method: Option<Method>,
+    pub metric: Metric,
+    pub weight: SnnWeight,
+    pub seed: u64,
+}
+
+/// Computes and stores the kNN and sNN of the kept cells; returns the search method used.
+pub fn find_neighbors(store: &Store, db: &mut MetaDb, req: &NeighborsRequest) -> Result<Method> {
+    let (cells, pcs) = pca_embedding(store, db)?;
+    if req.n_pcs == 0 || req.n_pcs > pcs.k {
+        return Err(format!("n_pcs must be between 1 and the {} PCs computed, not {}; lower n_pcs or rerun run_pca(x, n_pcs = {})", pcs.k, req.n_pcs, req.n_pcs));
+    }
+    if req.k >= cells.len() {
+        return Err(format!("k ({}) must be smaller than the number of kept cells ({})", req.k, cells.len()));
+    }
+    let data: Vec<f32> = (0..pcs.rows).flat_map(|r| pcs.row(r)[..req.n_pcs].to_vec()).collect();
+    drop(pcs);
+    let method = req.method.unwrap_or_else(|| auto_method(cells.len()));
+    let knn = find_knn(&data, req.n_pcs, req.k, method, req.metric, req.seed).map_err(|e| e.to_string())?;
+    drop(data);
+    let graph = snn(&knn, req.weight);
+    // The new files replace the old ones only once the step record is committed.
+    let staged = |name: &str| store.path.join(format!("{name}.new"));
+    write_knn(&staged(KNN_FILE), &cells, &knn).map_err(|e| e.to_string())?;
+    write_snn(&staged(SNN_FILE), &cells, &graph).map_err(|e| e.to_string())?;
+    let params = format!(
+        "k = {}, {} PCs, {}, {}, {} sNN, {} cells, {} sNN edges",
+        req.k,
+        req.n_pcs,
+        method_name(method),
+        match req.metric {
+            Metric::Euclidean => "euclidean",
+            Metric::Cosine => "cosine",
+        },
+        match req.weight {
+            SnnWeight::Jaccard { prune } => format!("Jaccard (prune {prune:.4})"),
+            SnnWeight::Rank => "rank".into(),
+        },
+        cells.len(),
+        (graph.col.len() - graph.n_nodes()) / 2
+    );
+    let recorded = db.store_result(&StepRecord { step: "neighbors", uses_kept_cells: true, inputs: &["pca"], params, tables: &[] }, &Frame::default(), &Frame::default());
+    let replaced = recorded.and_then(|()| {
+        for name in [KNN_FILE, SNN_FILE] {
+            std::fs::rename(staged(name), store.path.join(name)).map_err(|e| format!("cannot replace '{name}' in the store: {e}"))?;
+        }
+        Ok(())
+    });
+    if replaced.is_err() {
+        [KNN_FILE, SNN_FILE].iter().for_each(|name| drop(std::fs::remove_file(staged(name))));
+    }
+    replaced.map(|()| method)
+}
+
+pub fn method_name(method: Method) -> String {
+    match method {
+        Method::Exact => "exact".into(),
+        Method::Hnsw { m, ef_construction, ef_search } => format!("hnsw (m = {m}, ef_construction = {ef_construction}, ef_search = {ef_search})"),
+        Method::NnDescent => "nndescent".into(),
+    }
+}
+
+/// The cells (0-based) and kNN of the current neighbours.
+pub fn stored_knn(store: &Store, db: &MetaDb) -> Result<(Vec<u32>, Knn)> {
+    db.require_current("neighbors")?;
+    read_knn(&store.path.join(KNN_FILE)).map_err(|e| e.to_string())
+}
+
+/// The cells (0-based) and sNN graph of the current neighbours.
+pub fn stored_snn(store: &Store, db: &MetaDb) -> Result<(Vec<u32>, Graph)> {
+    db.require_current("neighbors")?;
+    read_snn(&store.path.join(SNN_FILE)).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClusterGraph {
+    Snn,
+    /// The kNN weighted as UMAP's fuzzy simplicial set (scanpy's connectivities).
+    Umap,
+}
+
+pub struct LeidenRequest<'a> {
+    /// One obs column per resolution.
+    pub columns: &'a [String],
+    pub resolutions: &'a [f64],
+    pub objective: Objective,
+    pub graph: ClusterGraph,
+    pub seed: u64,
+    pub max_iterations: Option<usize>,
+}
+
+/// Clusters the kept cells at each resolution; per column: (number of clusters, quality).
+pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Result<Vec<(usize, f64)>> {
+    if req.columns.len() != req.resolutions.len() {
+        return Err(format!("give one name per resolution ({} names for {} resolutions)", req.columns.len(), req.resolutions.len()));
+    }
+    if let Some(bad) = req.resolutions.iter().find(|r| !(**r > 0.0 && r.is_finite())) {
+        return Err(format!("resolution must be positive, not {bad}"));
+    }
+    let (cells, graph) = match req.graph {
+        ClusterGraph::Snn => stored_snn(store, db)?,
+        ClusterGraph::Umap => stored_knn(store, db).map(|(cells, knn)| (cells, fuzzy_graph(&knn)))?,
+    };
+    let options: Vec<LeidenOptions> = req.resolutions.iter().map(|&resolution| LeidenOptions { resolution, objective: req.objective, seed: req.seed, max_iterations: req.max_iterations, randomness: 0.01 }).collect();
+    let clusterings = leiden_each(&graph, &options).map_err(|e| e.to_string())?;
+    drop(graph);
+    let n_cells = db.n_cells()?;
+    let mut summary = Vec::new();
+    for ((column, c), &resolution) in req.columns.iter().zip(&clusterings).zip(req.resolutions) {
+        let mut codes = vec![None; n_cells];
+        cells.iter().zip(&c.labels).for_each(|(&cell, &label)| codes[cell as usize] = Some(label));
+        let mut obs = Frame::default();
+        obs.push(column.clone(), Column::Category { codes, levels: (0..c.n_clusters).map(|l| l.to_string()).collect(), ordered: false });
+        let params = format!(
+            "resolution = {resolution}, {}, {} graph, seed = {}: {} clusters, quality {:.4}, {} iterations",
+            match req.objective {
+                Objective::Modularity => "modularity",
+                Objective::Cpm => "CPM",
+            },
+            match req.graph {
+                ClusterGraph::Snn => "sNN",
+                ClusterGraph::Umap => "UMAP kNN",
+            },
+            req.seed,
+            c.n_clusters,
+            c.quality,
+            c.iterations
+        );
+        let step = format!("leiden:{column}");
+        db.store_result(&StepRecord { step: &step, uses_kept_cells: true, inputs: &["neighbors"], params, tables: &[] }, &obs, &Frame::default())?;
+        summary.push((c.n_clusters, c.quality));
+    }
+    Ok(summary)
+}
