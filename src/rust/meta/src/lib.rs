@@ -260,10 +260,15 @@ mod tests {
         assert_eq!(db.columns("var").unwrap().last().unwrap(), "highly_variable");
         assert!(db.steps().unwrap().iter().all(|s| s.stale.is_none()));
         db.require_current("hvg").unwrap();
+        // Not stamped with the kept cells itself, but built on a result that is.
+        db.store_result(&StepRecord { step: "pca", uses_kept_cells: false, inputs: &["hvg"], params: "p".into(), tables: &[] }, &Frame::default(), &Frame::default()).unwrap();
+        db.require_current("pca").unwrap();
 
         db.set_keep(&[true, true, false, true, true]).unwrap();
         let err = db.require_current("hvg").unwrap_err();
         assert!(err.contains("generation 1, now 2") && err.contains("rerun find_hvg(x)"), "{err}");
+        let err = db.require_current("pca").unwrap_err();
+        assert!(err.contains("its input, the highly variable genes, is stale; rerun run_pca(x)"), "{err}");
         db.require_current("qc").unwrap();
         db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into(), tables: &[] }, &qc, &Frame::default()).unwrap();
         let err = db.require_current("outliers:bad").unwrap_err();

@@ -143,28 +143,34 @@ impl MetaDb {
             .collect::<std::result::Result<_, _>>()
             .map_err(&read)?;
         let serial_of = |name: &str| rows.iter().find(|r| r.0 == name).map(|r| r.1);
-        Ok(rows
-            .iter()
-            .map(|(step, _, generation, inputs, params, columns)| {
-                let mut stale = match generation {
-                    Some(g) if *g != current_generation => Some(format!("the kept cells changed since (generation {g}, now {current_generation})")),
-                    _ => None,
-                };
-                for input in inputs.split(',').filter(|s| !s.is_empty()) {
-                    let (name, used) = input.split_once('=').unwrap_or((input, "0"));
-                    if stale.is_none() && serial_of(name).map(|s| s.to_string()) != Some(used.to_string()) {
-                        stale = Some(format!("its input, the {}, was recomputed since", describe(name)));
-                    }
+        // In serial order an input comes before the steps that used it, so its own status is
+        // known: a result built on a stale input is stale too.
+        let mut statuses: Vec<StepStatus> = Vec::with_capacity(rows.len());
+        for (step, _, generation, inputs, params, columns) in &rows {
+            let mut stale = match generation {
+                Some(g) if *g != current_generation => Some(format!("the kept cells changed since (generation {g}, now {current_generation})")),
+                _ => None,
+            };
+            for input in inputs.split(',').filter(|s| !s.is_empty()) {
+                let (name, used) = input.split_once('=').unwrap_or((input, "0"));
+                if stale.is_some() {
+                    break;
                 }
-                StepStatus {
-                    step: step.clone(),
-                    params: params.clone(),
-                    generation: *generation,
-                    stale,
-                    columns: columns.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                if serial_of(name).map(|s| s.to_string()) != Some(used.to_string()) {
+                    stale = Some(format!("its input, the {}, was recomputed since", describe(name)));
+                } else if statuses.iter().any(|s| s.step == name && s.stale.is_some()) {
+                    stale = Some(format!("its input, the {}, is stale", describe(name)));
                 }
-            })
-            .collect())
+            }
+            statuses.push(StepStatus {
+                step: step.clone(),
+                params: params.clone(),
+                generation: *generation,
+                stale,
+                columns: columns.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            });
+        }
+        Ok(statuses)
     }
 
     /// Ok when `step` has a current result; otherwise an error naming what to rerun.

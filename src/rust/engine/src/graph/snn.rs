@@ -4,7 +4,8 @@
 //!   (Seurat: 1/15) are dropped. The diagonal is 1.
 //! - Rank, scran's `buildSNNGraph(type = "rank")` (Xu & Su 2015): with neighbours ranked
 //!   0 (the cell itself), 1, …, k - 1, the weight is (k - 1) - r / 2 where r is the smallest
-//!   sum of the two ranks of a shared neighbour; only positive weights are kept.
+//!   sum of the two ranks of a shared neighbour, at least 1e-6 for cells that share any
+//!   neighbour; no self-loops (as bluster's `neighborsToSNNGraph`).
 
 use super::knn::Knn;
 use super::Graph;
@@ -15,6 +16,9 @@ pub enum SnnWeight {
     Jaccard { prune: f64 },
     Rank,
 }
+
+/// bluster's weight for cells whose only shared neighbours are each other's last.
+const RANK_MIN_WEIGHT: f64 = 1e-6;
 
 /// Rows are computed in blocks of this many, so that only one block's rows exist twice
 /// (as per-row lists and in the compressed graph).
@@ -67,7 +71,7 @@ pub fn snn(knn: &Knn, weight: SnnWeight) -> Graph {
                             let s = score[j as usize] as f64;
                             let w = match weight {
                                 SnnWeight::Jaccard { prune } => Some(s / (2.0 * k as f64 - s)).filter(|&w| w >= prune),
-                                SnnWeight::Rank => Some((k - 1) as f64 - s / 2.0).filter(|&w| w > 0.0),
+                                SnnWeight::Rank => Some(((k - 1) as f64 - s / 2.0).max(RANK_MIN_WEIGHT)).filter(|_| j as usize != i),
                             };
                             w.map(|w| (j, w as f32))
                         })
@@ -117,8 +121,10 @@ mod tests {
         // Cells 0 and 3: shared 1 (ranks 1 + 2) and 2 (ranks 2 + 1): r = 3, weight 2 - 1.5.
         // Cells 0 and 1: 0 is rank 0 for cell 0 and rank 1 for cell 1: r = 1, weight 1.5.
         let g = snn(&exact(&[0.0, 1.0, 3.0, 7.0], 3), SnnWeight::Rank);
-        assert_eq!(&g.col[..g.row_ptr[1]], &[0, 1, 2, 3]);
-        assert_eq!(&g.weight[..g.row_ptr[1]], &[2.0, 1.5, 1.0, 0.5]);
+        // bluster::neighborsToSNNGraph(rbind(2:3, c(1, 3), 2:1, 3:2), type = "rank") gives
+        // the same row: 1.5, 1, 0.5.
+        assert_eq!(&g.col[..g.row_ptr[1]], &[1, 2, 3]);
+        assert_eq!(&g.weight[..g.row_ptr[1]], &[1.5, 1.0, 0.5]);
     }
 
     /// Seurat's own PBMC3k graph from its own embedding (../shared; skipped when absent).
