@@ -12,7 +12,7 @@ APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmar
 # Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
 # scipy < 1.15 because scanpy's neighbors needs csr getnnz.
 PEERS ?= $(HOME)/.cache/cellstream-peers
-PEER_PACKAGES = "scipy<1.15" anndata h5py scanpy
+PEER_PACKAGES = "scipy<1.15" anndata h5py scanpy igraph leidenalg
 
 .PHONY: deps peers install test test-rust test-r demo bench
 

@@ -23,7 +23,8 @@
 #'   (k - 1) - r / 2 with r the smallest rank sum of a shared neighbour.
 #' @param prune Jaccard weights below this are dropped (1/15, Seurat's `prune.SNN`).
 #' @param seed Seed of the approximate searches (42).
-#' @param verbose Report what was computed (`TRUE`).
+#' @param verbose Report each stage with its time (`TRUE`); written while the computation
+#'   runs, so `verbose = FALSE`, not `suppressMessages()`, silences it.
 #' @return For a store, the store, invisibly (see [neighbors()] and [snn_graph()] to read the
 #'   results). For a matrix, a list: `index` and `distance` (cells x k matrices: neighbour
 #'   rows, nearest first, and their distances), `snn` (a symmetric `dgCMatrix`),
@@ -58,7 +59,8 @@ find_neighbors <- function(x, k = 20, n_pcs = 30, method = c("auto", "exact", "h
                            connectivities = sparse_graph(graphs$umap, rownames(data)), method = res$method)))
   }
   started <- Sys.time()
-  used <- rust(wrap__cs_neighbors, x$path, as.numeric(k), as.numeric(n_pcs), method, metric, snn, as.numeric(prune), as.numeric(seed))
+  used <- rust(wrap__cs_neighbors, x$path, as.numeric(k), as.numeric(n_pcs), method, metric, snn, as.numeric(prune),
+               as.numeric(seed), isTRUE(verbose))
   if (isTRUE(verbose)) {
     message(sprintf("%d nearest neighbours (%s, %d PCs) and the %s sNN graph in %.1f s", as.integer(k), used,
                     as.integer(n_pcs), snn, as.numeric(difftime(Sys.time(), started, units = "secs"))))

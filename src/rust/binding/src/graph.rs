@@ -2,7 +2,7 @@
 //! embedding, a kNN index matrix, a symmetric sparse graph).
 
 use super::convert::*;
-use super::{guarded, session, Res};
+use super::{guarded, report, session, Res};
 use cellstream_engine::graph::knn::{find_knn, Method, Metric, HNSW_DEFAULT};
 use cellstream_engine::graph::leiden::{leiden_each, LeidenOptions, Objective};
 use cellstream_engine::graph::fuzzy::fuzzy_graph;
@@ -97,11 +97,12 @@ fn one_based(cells: &[u32]) -> Vec<i32> {
 }
 
 #[extendr]
-fn cs_neighbors(store: Robj, k: Robj, n_pcs: Robj, method: Robj, metric: Robj, snn_kind: Robj, prune: Robj, seed: Robj) -> Robj {
+fn cs_neighbors(store: Robj, k: Robj, n_pcs: Robj, method: Robj, metric: Robj, snn_kind: Robj, prune: Robj, seed: Robj, verbose: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let req = NeighborsRequest { k: count(&k, "k")? as usize, n_pcs: count(&n_pcs, "n_pcs")? as usize, method: method_of(&method)?, metric: metric_of(&metric)?, weight: weight_of(&snn_kind, &prune)?, seed: count(&seed, "seed")? };
-        let used = find_neighbors(&s.store, &mut s.db(), &req)?;
+        let verbose = flag(&verbose, "verbose")?;
+        let used = find_neighbors(&s.store, &mut s.db(), &req, &|text: &str| report(verbose, text))?;
         Ok(method_name(used).into())
     })
 }

@@ -14,7 +14,9 @@ use cellstream_engine::graph::leiden::{leiden_each, LeidenOptions, Objective};
 use cellstream_engine::graph::fuzzy::fuzzy_graph;
 use cellstream_engine::graph::snn::{snn, SnnWeight};
 use cellstream_engine::graph::Graph;
+use cellstream_engine::error::Progress;
 use cellstream_engine::store::Store;
+use std::time::Instant;
 
 pub const KNN_FILE: &str = "knn.graph";
 pub const SNN_FILE: &str = "snn.graph";
@@ -30,7 +32,7 @@ pub struct NeighborsRequest {
 }
 
 /// Computes and stores the kNN and sNN of the kept cells; returns the search method used.
-pub fn find_neighbors(store: &Store, db: &mut MetaDb, req: &NeighborsRequest) -> Result<Method> {
+pub fn find_neighbors(store: &Store, db: &mut MetaDb, req: &NeighborsRequest, progress: Progress) -> Result<Method> {
     let (cells, pcs) = pca_embedding(store, db)?;
     if req.n_pcs == 0 || req.n_pcs > pcs.k {
         return Err(format!("n_pcs must be between 1 and the {} PCs computed, not {}; lower n_pcs or rerun run_pca(x, n_pcs = {})", pcs.k, req.n_pcs, req.n_pcs));
@@ -41,9 +43,13 @@ pub fn find_neighbors(store: &Store, db: &mut MetaDb, req: &NeighborsRequest) ->
     let data: Vec<f32> = (0..pcs.rows).flat_map(|r| pcs.row(r)[..req.n_pcs].to_vec()).collect();
     drop(pcs);
     let method = req.method.unwrap_or_else(|| auto_method(cells.len()));
+    let started = Instant::now();
     let knn = find_knn(&data, req.n_pcs, req.k, method, req.metric, req.seed).map_err(|e| e.to_string())?;
     drop(data);
+    progress(&format!("neighbours: {} nearest of {} cells ({}) in {:.1} s", req.k, cells.len(), method_name(method), started.elapsed().as_secs_f64()));
+    let started = Instant::now();
     let graph = snn(&knn, req.weight);
+    progress(&format!("neighbours: sNN graph with {} edges in {:.1} s", (graph.col.len() - graph.n_nodes()) / 2, started.elapsed().as_secs_f64()));
     // The new files replace the old ones only once the step record is committed.
     let staged = |name: &str| store.path.join(format!("{name}.new"));
     write_knn(&staged(KNN_FILE), &cells, &knn).map_err(|e| e.to_string())?;
