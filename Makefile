@@ -53,3 +53,4 @@ bench: install peers
 	bash inst/bench/h5ad.sh
 	bash inst/bench/qc_hvg.sh
 	bash inst/bench/pca.sh
+	bash inst/bench/graph.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # The main job: simulate (or read) a 10x data set, ingest it into a store, compute QC
-# metrics, drop outlier cells, find highly variable genes, run PCA, and write a QC / HVG /
-# PCA plot.
+# metrics, drop outlier cells, find highly variable genes, run PCA, find neighbours, cluster
+# with Leiden, and write a QC / HVG / PCA plot (cells coloured by cluster).
 #   Rscript demo.R                      # simulate 20,000 cells x 15,000 genes
 #   Rscript demo.R MTX_DIR [OUT_DIR]    # use your own 10x directory
 # The store goes to OUT_DIR (default: a temporary directory), the plot to OUT_DIR (default:
@@ -33,6 +33,8 @@ message(sprintf("highly variable genes in %.1f s", t[["elapsed"]]))
 print(utils::head(top[c("symbol", "hvg_mean", "hvg_variance_standardized", "hvg_rank")], 10), row.names = FALSE)
 run_pca(x)
 print(utils::head(pca_variance(x), 5), row.names = FALSE)
+find_neighbors(x)
+print(cluster_leiden(x, resolution = 0.5), row.names = FALSE)
 print(x)
 
 plot_dir <- if (length(args) >= 2) out else "cellstream-demo"
@@ -48,7 +50,8 @@ graphics::plot(genes$hvg_mean, genes$hvg_variance_standardized, log = "x", pch =
                col = ifelse(genes$highly_variable, "firebrick", "grey40"),
                xlab = "mean count", ylab = "standardised variance", main = "vst (red: top 2,000)")
 pcs <- pca(x)
-graphics::plot(pcs$PC_1, pcs$PC_2, pch = 20, cex = 0.3, col = "grey30",
-               xlab = "PC 1", ylab = "PC 2", main = "PCA of the kept cells")
+clusters <- obs(x)$leiden[keep(x)]
+graphics::plot(pcs$PC_1, pcs$PC_2, pch = 20, cex = 0.3, col = grDevices::hcl.colors(nlevels(clusters), "Dark 3")[clusters],
+               xlab = "PC 1", ylab = "PC 2", main = sprintf("PCA, %d Leiden clusters", nlevels(clusters)))
 invisible(grDevices::dev.off())
 message("plot written to ", plot_file)

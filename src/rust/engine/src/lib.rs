@@ -3,6 +3,7 @@
 //! sub-matrix reads, streaming passes (QC metrics, highly variable genes), and a count
 //! simulator. No R and no DuckDB in here.
 
+pub mod cellfile;
 pub mod chunk;
 pub mod chunkfile;
 pub mod combine;
