@@ -15,8 +15,8 @@
 #'   columns; all of them when `n_pcs` is not given.
 #' @param method `"exact"`: brute force over all pairs. `"nndescent"`: NN-Descent
 #'   (approximate; recall@20 > 0.99 on PCA embeddings). `"hnsw"`: an HNSW index (m = 16,
-#'   ef_construction = 100, ef_search = 100). `"auto"` (default): exact up to 20,000 cells,
-#'   NN-Descent above.
+#'   ef_construction = 100, ef_search = 100). `"auto"` (default): exact up to 5,000 cells (as
+#'   Seurat on PBMC3k), NN-Descent above.
 #' @param metric `"euclidean"` (as Seurat and scanpy) or `"cosine"` (1 - cosine similarity).
 #' @param snn `"jaccard"`: Seurat's weights, the Jaccard index of the two neighbour sets,
 #'   edges below `prune` dropped. `"rank"`: scran's `buildSNNGraph(type = "rank")` weights,

@@ -41,9 +41,9 @@ pub enum Method {
 /// PBMC3k and simulated; ef_search = 40 gave 0.975 on the simulated ones).
 pub const HNSW_DEFAULT: Method = Method::Hnsw { m: 16, ef_construction: 100, ef_search: 100 };
 
-/// Up to this many rows `auto` searches exactly (a few seconds on 2 cores); above it,
-/// NN-Descent.
-pub const AUTO_EXACT_MAX_ROWS: usize = 20_000;
+/// Up to this many rows `auto` searches exactly (under a second on 2 cores; 20,000 rows take
+/// 10 s); above it, NN-Descent.
+pub const AUTO_EXACT_MAX_ROWS: usize = 5_000;
 
 pub fn auto_method(n_rows: usize) -> Method {
     if n_rows <= AUTO_EXACT_MAX_ROWS {
