@@ -31,6 +31,7 @@ pub mod simulate;
 pub mod source;
 mod spill;
 pub mod store;
+pub mod umap;
 pub mod tenx_h5;
 #[cfg(test)]
 mod testdir;
