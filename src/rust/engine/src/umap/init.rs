@@ -13,7 +13,8 @@ use rayon::prelude::*;
 /// Extra vectors carried by the subspace iteration beyond the ones wanted.
 const GUARD_VECTORS: usize = 4;
 const MAX_ITERATIONS: usize = 1000;
-const TOLERANCE: f64 = 1e-7;
+/// On the Ritz values; the vectors are then accurate to about its square root.
+const TOLERANCE: f64 = 1e-10;
 
 /// Number of connected components of a graph.
 pub fn n_components(g: &Graph) -> usize {
