@@ -84,7 +84,30 @@ fn graph_to_r(g: &Graph) -> Robj {
     .into()
 }
 
-fn matrix_dims(x: &Robj) -> Option<(usize, usize)> {
+/// A kNN from n x k matrices: neighbour rows (1-based, each row starting with the row) and
+/// distances.
+pub(crate) fn knn_from_r(index: &Robj, distance: &Robj) -> Res<Knn> {
+    let values = index.as_integer_slice().ok_or("the kNN index must be an integer matrix")?;
+    let distances = distance.as_real_slice().ok_or("the kNN distances must be a double matrix")?;
+    let (n, k) = matrix_dims(index).ok_or("the kNN index must be a matrix")?;
+    if distances.len() != n * k {
+        return Err("the kNN distances must have the index's dimensions".into());
+    }
+    let mut knn = Knn { k, index: Vec::with_capacity(n * k), distance: Vec::with_capacity(n * k) };
+    for r in 0..n {
+        for c in 0..k {
+            let j = values[c * n + r];
+            if j < 1 || j as usize > n {
+                return Err(format!("the kNN index must hold row numbers from 1 to {n}, not {j}"));
+            }
+            knn.index.push(j as u32 - 1);
+            knn.distance.push(distances[c * n + r] as f32);
+        }
+    }
+    Ok(knn)
+}
+
+pub(crate) fn matrix_dims(x: &Robj) -> Option<(usize, usize)> {
     let dim = x.get_attrib("dim")?;
     match dim.as_integer_slice()? {
         &[rows, cols] => Some((rows as usize, cols as usize)),
@@ -163,20 +186,7 @@ fn cs_knn_matrix(data: Robj, k: Robj, method: Robj, metric: Robj, seed: Robj) ->
 #[extendr]
 fn cs_graphs_matrix(index: Robj, distance: Robj, snn_kind: Robj, prune: Robj) -> Robj {
     guarded(|| {
-        let values = index.as_integer_slice().ok_or("the kNN index must be an integer matrix")?;
-        let distances = distance.as_real_slice().ok_or("the kNN distances must be a double matrix")?;
-        let (n, k) = matrix_dims(&index).ok_or("the kNN index must be a matrix")?;
-        let mut knn = Knn { k, index: Vec::with_capacity(n * k), distance: Vec::with_capacity(n * k) };
-        for r in 0..n {
-            for c in 0..k {
-                let j = values[c * n + r];
-                if j < 1 || j as usize > n {
-                    return Err(format!("the kNN index must hold row numbers from 1 to {n}, not {j}"));
-                }
-                knn.index.push(j as u32 - 1);
-                knn.distance.push(distances[c * n + r] as f32);
-            }
-        }
+        let knn = knn_from_r(&index, &distance)?;
         Ok(list!(snn = graph_to_r(&snn(&knn, weight_of(&snn_kind, &prune)?)), umap = graph_to_r(&fuzzy_graph(&knn))).into())
     })
 }

@@ -17,6 +17,7 @@ use extendr_api::prelude::*;
 mod convert;
 mod graph;
 mod session;
+mod umap;
 use convert::*;
 
 type Res<T> = std::result::Result<T, String>;
@@ -377,6 +378,7 @@ fn cs_require_current(store: Robj, step: Robj) -> Robj {
 extendr_module! {
     mod cellstream;
     use graph;
+    use umap;
     fn cs_simulate;
     fn cs_ingest_mtx;
     fn cs_ingest_h5ad;

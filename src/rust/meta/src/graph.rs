@@ -5,7 +5,7 @@
 //! not kept.
 
 use crate::pca::pca_embedding;
-use crate::steps::StepRecord;
+use crate::steps::{staged_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::{Column, Frame};
 use cellstream_engine::graph::file::{read_knn, read_snn, write_knn, write_snn};
@@ -50,10 +50,8 @@ pub fn find_neighbors(store: &Store, db: &mut MetaDb, req: &NeighborsRequest, pr
     let started = Instant::now();
     let graph = snn(&knn, req.weight);
     progress(&format!("neighbours: sNN graph with {} edges in {:.1} s", (graph.col.len() - graph.n_nodes()) / 2, started.elapsed().as_secs_f64()));
-    // The new files replace the old ones only once the step record is committed.
-    let staged = |name: &str| store.path.join(format!("{name}.new"));
-    write_knn(&staged(KNN_FILE), &cells, &knn).map_err(|e| e.to_string())?;
-    write_snn(&staged(SNN_FILE), &cells, &graph).map_err(|e| e.to_string())?;
+    write_knn(&staged_file(&store.path, KNN_FILE), &cells, &knn).map_err(|e| e.to_string())?;
+    write_snn(&staged_file(&store.path, SNN_FILE), &cells, &graph).map_err(|e| e.to_string())?;
     let params = format!(
         "k = {}, {} PCs, {}, {}, {} sNN, {} cells, {} sNN edges",
         req.k,
@@ -70,17 +68,9 @@ pub fn find_neighbors(store: &Store, db: &mut MetaDb, req: &NeighborsRequest, pr
         cells.len(),
         (graph.col.len() - graph.n_nodes()) / 2
     );
-    let recorded = db.store_result(&StepRecord { step: "neighbors", uses_kept_cells: true, inputs: &["pca"], params, tables: &[] }, &Frame::default(), &Frame::default());
-    let replaced = recorded.and_then(|()| {
-        for name in [KNN_FILE, SNN_FILE] {
-            std::fs::rename(staged(name), store.path.join(name)).map_err(|e| format!("cannot replace '{name}' in the store: {e}"))?;
-        }
-        Ok(())
-    });
-    if replaced.is_err() {
-        [KNN_FILE, SNN_FILE].iter().for_each(|name| drop(std::fs::remove_file(staged(name))));
-    }
-    replaced.map(|()| method)
+    let record = StepRecord { step: "neighbors", uses_kept_cells: true, inputs: &["pca"], params, tables: &[] };
+    db.store_result_with_files(&record, &Frame::default(), &Frame::default(), &store.path, &[KNN_FILE, SNN_FILE])?;
+    Ok(method)
 }
 
 pub fn method_name(method: Method) -> String {

@@ -12,6 +12,7 @@ mod graph;
 mod pca;
 mod steps;
 mod table;
+mod umap;
 mod write;
 
 pub use analysis::{find_hvg, find_outliers, keep_where, run_qc, HvgRequest, MetricRule, QcRequest};
@@ -20,6 +21,7 @@ pub use export::export_h5ad;
 pub use graph::{cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest, NeighborsRequest, KNN_FILE, SNN_FILE};
 pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};
+pub use umap::{init_of, run_umap, umap_embedding, UMAP_FILE};
 
 pub use cellstream_engine::frame::{Column, Frame};
 

@@ -3,7 +3,7 @@
 //! `pca.embedding` in the store (see the engine's `pca::file`); gene loadings to var columns
 //! `PC_1`…; standard deviations and variance ratios to the table `pca_components`.
 
-use crate::steps::StepRecord;
+use crate::steps::{staged_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::error::{Interrupt, Progress};
 use cellstream_engine::frame::{Column, Frame};
@@ -39,10 +39,7 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: In
     }
     let library = db.obs_numbers("n_counts")?;
     let pca = engine_pca(store, &cells, &genes, &library, store.manifest.target_sum, &req.options, interrupted, progress).map_err(|e| e.to_string())?;
-    // The new embedding replaces the old one only once its step record is committed, so the
-    // file and the record never disagree.
-    let (file, staged) = (store.path.join(EMBEDDING_FILE), store.path.join(format!("{EMBEDDING_FILE}.new")));
-    write_embedding(&staged, &cells, &pca.embedding).map_err(|e| e.to_string())?;
+    write_embedding(&staged_file(&store.path, EMBEDDING_FILE), &cells, &pca.embedding).map_err(|e| e.to_string())?;
 
     let k = req.options.n_pcs;
     let mut loadings = Frame::default();
@@ -67,14 +64,8 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, interrupted: In
         req.options.clip,
         req.options.seed
     );
-    let recorded = db.store_result(&StepRecord { step: "pca", uses_kept_cells: true, inputs, params, tables: &[("components", &components)] }, &Frame::default(), &loadings);
-    match recorded {
-        Ok(()) => std::fs::rename(&staged, &file).map_err(|e| format!("cannot replace '{}': {e}", file.display())),
-        Err(e) => {
-            let _ = std::fs::remove_file(&staged);
-            Err(e)
-        }
-    }
+    let record = StepRecord { step: "pca", uses_kept_cells: true, inputs, params, tables: &[("components", &components)] };
+    db.store_result_with_files(&record, &Frame::default(), &loadings, &store.path, &[EMBEDDING_FILE])
 }
 
 /// The cells (0-based) and embedding of the current PCA.

@@ -12,6 +12,7 @@ use crate::write::{create_table, own, quote_ident, Values};
 use crate::{db_err, MetaDb, Result};
 use cellstream_engine::frame::Frame;
 use duckdb::{params, Connection};
+use std::path::{Path, PathBuf};
 
 /// Table of steps; created on first use so that stores from earlier versions open.
 const STEPS_DDL: &str = "CREATE TABLE IF NOT EXISTS steps (
@@ -50,6 +51,7 @@ pub fn rerun_hint(step: &str) -> String {
         _ if step == "hvg" => "find_hvg(x)".into(),
         _ if step == "pca" => "run_pca(x)".into(),
         _ if step == "neighbors" => "find_neighbors(x)".into(),
+        _ if step == "umap" => "run_umap(x)".into(),
         Some(("outliers", column)) => format!("find_outliers(x, column = \"{column}\")"),
         Some(("leiden", column)) => format!("cluster_leiden(x, name = \"{column}\")"),
         _ => format!("the {step} step"),
@@ -62,6 +64,7 @@ fn describe(step: &str) -> String {
         _ if step == "hvg" => "highly variable genes".into(),
         _ if step == "pca" => "principal components".into(),
         _ if step == "neighbors" => "nearest neighbours".into(),
+        _ if step == "umap" => "UMAP coordinates".into(),
         Some(("outliers", column)) => format!("outlier calls in '{column}'"),
         Some(("leiden", column)) => format!("Leiden clusters in '{column}'"),
         _ => step.into(),
@@ -132,6 +135,22 @@ impl MetaDb {
         Ok(self.steps()?.into_iter().find(|s| s.step == step).map(|s| s.columns).unwrap_or_default())
     }
 
+    /// `store_result`, for a step whose results also include files in the store `dir`: each
+    /// was written as `<name>.new` and replaces `<name>` only once the record is committed,
+    /// so files and record never disagree; on failure the staged files are removed.
+    pub fn store_result_with_files(&mut self, record: &StepRecord, obs: &Frame, var: &Frame, dir: &Path, files: &[&str]) -> Result<()> {
+        let replaced = self.store_result(record, obs, var).and_then(|()| {
+            for name in files {
+                std::fs::rename(staged_file(dir, name), dir.join(name)).map_err(|e| format!("cannot replace '{name}' in the store: {e}"))?;
+            }
+            Ok(())
+        });
+        if replaced.is_err() {
+            files.iter().for_each(|name| drop(std::fs::remove_file(staged_file(dir, name))));
+        }
+        replaced
+    }
+
     /// Every recorded step, in the order they were last run, with whether it is current.
     pub fn steps(&self) -> Result<Vec<StepStatus>> {
         let read = db_err("cannot read the steps");
@@ -181,6 +200,11 @@ impl MetaDb {
             Some(_) => Ok(()),
         }
     }
+}
+
+/// Where a step writes a result file before its record commits.
+pub fn staged_file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.new"))
 }
 
 /// The table holding one step's result columns for `obs` or `var`.
