@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR := $(CELLSTREAM_TARGET_DIR)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 R_LIB ?= $(HOME)/.cache/cellstream-rlib
 export R_LIBS_USER := $(R_LIB)
-APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-igraph r-bioc-bluster pandoc curl \
+APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 r-cran-igraph r-bioc-bluster pandoc curl \
                libhdf5-dev pkg-config python3-venv
 # Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
 # scipy < 1.15 because scanpy's neighbors needs csr getnnz.
@@ -46,7 +46,7 @@ test-r: install peers
 test: test-rust test-r
 
 demo: install
-	Rscript inst/scripts/demo.R $(ARGS)
+	Rscript inst/scripts/run_pipeline.R $(ARGS)
 
 bench: install peers
 	bash inst/bench/ingest.sh

@@ -7,3 +7,7 @@
 #' @keywords internal
 #' @useDynLib cellstream, .registration = TRUE
 "_PACKAGE"
+
+# ggplot2's data pronoun in aes(); ggplot2 is used through `ggplot2::` only, so that loading
+# cellstream does not load it.
+utils::globalVariables(".data")
