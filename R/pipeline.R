@@ -28,6 +28,7 @@
 run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store"), min_cells = 3,
                          min_genes = 200, n_hvg = 2000, n_pcs = 50, k = 20, n_neighbor_pcs = 30,
                          resolution = 0.8, umap_neighbors = 15, seed = 42, verbose = TRUE) {
+  if (n_neighbor_pcs > n_pcs) stop(sprintf("n_neighbor_pcs (%d) must not exceed n_pcs (%d)", as.integer(n_neighbor_pcs), as.integer(n_pcs)), call. = FALSE)
   dir.create(output_dir, showWarnings = FALSE, recursive = TRUE)
   timings <- data.frame(step = character(), seconds = numeric(), peak_rss_mb = numeric())
   step <- function(name, code) {

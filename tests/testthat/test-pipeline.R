@@ -1,0 +1,68 @@
+# Plots (ggplot objects with the right data) and the whole job from a raw directory.
+
+test_that("run_pipeline goes from a 10x directory to clusters, plots and a results table", {
+  out <- tempfile("job_")
+  input <- simulate_counts(1500, 3000, n_clusters = 4, path = tempfile("sim_"), seed = 3)
+  res <- run_pipeline(input, out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
+  expect_setequal(list.files(out), c("store", "umap.png", "qc.png", "cells.csv", "timings.csv"))
+  expect_equal(res$timings$step, c("ingest", "qc", "outliers", "keep", "hvg", "pca", "neighbors", "leiden", "umap", "plots", "table"))
+  expect_true(all(res$timings$seconds >= 0))
+  expect_true(all(res$timings$peak_rss_mb > 0))
+  cells <- utils::read.csv(file.path(out, "cells.csv"))
+  x <- res$store
+  expect_equal(cells$cell_id, cell_ids(x))
+  expect_equal(cells$keep, !cells$qc_outlier)
+  expect_equal(is.na(cells$UMAP_1), !cells$keep)
+  expect_equal(is.na(cells$leiden), !cells$keep)
+  # Four simulated cell types: Leiden at 0.8 finds them (and may split one).
+  expect_gte(length(unique(stats::na.omit(cells$leiden))), 4)
+  expect_true(all(steps(x)$current))
+  # An existing store is reopened, not ingested again.
+  again <- run_pipeline("no such input", out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
+  expect_equal(dim(again$store), dim(x))
+  expect_error(run_pipeline(input, tempfile(), n_pcs = 10), "n_neighbor_pcs \\(30\\) must not exceed n_pcs \\(10\\)")
+  expect_error(run_pipeline("data.csv", tempfile()), "'data.csv' is neither a 10x directory, an .h5ad file nor a 10x .h5 file")
+})
+
+test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc shows the outlier calls", {
+  x <- ingest_mtx(simulate_counts(600, 500, n_clusters = 3, path = tempfile("sim_")), tempfile("store_"), min_cells = 3)
+  calculate_qc_metrics(x)
+  expect_error(plot_embedding(x), "there are no UMAP coordinates in this store yet; run run_umap\\(x\\) first")
+  find_hvg(x, n = 200)
+  run_pca(x, n_pcs = 10, verbose = FALSE)
+  find_neighbors(x, n_pcs = 10, verbose = FALSE)
+  cluster_leiden(x, resolution = 0.5, verbose = FALSE)
+  run_umap(x, n_epochs = 50, verbose = FALSE)
+
+  p <- plot_embedding(x, color_by = "leiden")
+  expect_s3_class(p, "ggplot")
+  built <- ggplot2::ggplot_build(p)$data[[1]]
+  expect_equal(nrow(built), 600)
+  expect_equal(length(unique(built$colour)), nlevels(obs(x)$leiden))
+  # Drawn in random order, but each cell keeps its coordinates and cluster.
+  e <- embedding(x, "umap")
+  at <- match(p$data$cell_id, e$cell_id)
+  expect_equal(p$data$UMAP_1, e$UMAP_1[at])
+  expect_equal(as.character(p$data$.colour), as.character(e$leiden[at]))
+
+  gene <- var(x)$symbol[1]
+  g <- plot_embedding(x, color_by = gene)
+  expect_false(is.unsorted(g$data$.colour))
+  expect_equal(sort(g$data$.colour), sort(gene_values(x, gene)[[2]]))
+  expect_s3_class(ggplot2::ggplot_build(g)$plot$scales$get_scales("colour"), "ScaleContinuous")
+  n <- plot_embedding(x, reduction = "pca", color_by = "n_counts", dims = c(2, 3))
+  expect_equal(n$labels$x, "PC_2")
+  expect_equal(n$data$.colour, sort(obs(x)$n_counts))
+  expect_error(plot_embedding(x, color_by = "no_such_gene"), "not found in the store: no_such_gene")
+  expect_error(plot_embedding(x, reduction = "pca", dims = c(1, 11)), "`dims` must name coordinates of the pca embedding")
+
+  find_outliers(x, column = "qc_outlier")
+  q <- plot_qc(x, max_points = 100)
+  expect_s3_class(q, "ggplot")
+  layers <- ggplot2::ggplot_build(q)$data
+  expect_equal(nrow(layers[[1]]), 300)  # 100 points in each of 3 panels
+  expect_equal(length(unique(layers[[2]]$PANEL)), 3)
+  expect_setequal(levels(q$layers[[1]]$data$call), c("ok", "outlier"))
+  y <- ingest_mtx(simulate_counts(50, 100, path = tempfile("sim_")), tempfile("store_"))
+  expect_error(plot_qc(y), "no n_counts|no pct_mt")
+})
