@@ -54,3 +54,4 @@ bench: install peers
 	bash inst/bench/qc_hvg.sh
 	bash inst/bench/pca.sh
 	bash inst/bench/graph.sh
+	bash inst/bench/pipeline.sh
