@@ -54,7 +54,10 @@ plot_embedding <- function(x, reduction = c("umap", "pca"), color_by = "leiden",
     ggplot2::geom_point(size = point_size, alpha = alpha, stroke = 0, shape = 16) +
     ggplot2::labs(x = axes[1], y = axes[2], colour = color_by) +
     ggplot2::theme_classic()
-  if (!is.null(colour) && is.factor(e$.colour)) {
+  if (!is.null(colour) && is.factor(e$.colour) && nlevels(e$.colour) > MAX_LEGEND_KEYS) {
+    p <- p + ggplot2::guides(colour = "none") +
+      ggplot2::labs(subtitle = sprintf("%s: %d categories (too many for a legend)", color_by, nlevels(e$.colour)))
+  } else if (!is.null(colour) && is.factor(e$.colour)) {
     p <- p + ggplot2::guides(colour = ggplot2::guide_legend(override.aes = list(size = 3, alpha = 1)))
   } else if (!is.null(colour)) {
     p <- p + ggplot2::scale_colour_viridis_c()
@@ -100,5 +103,8 @@ plot_qc <- function(x, outliers = "qc_outlier", by = NULL, max_points = 20000) {
     ggplot2::guides(colour = ggplot2::guide_legend(override.aes = list(size = 3, alpha = 1))) +
     ggplot2::theme_classic()
 }
+
+# More categories than this get no legend (it would cover the plot).
+MAX_LEGEND_KEYS <- 40
 
 `%||%` <- function(a, b) if (is.null(a)) b else a

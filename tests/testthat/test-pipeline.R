@@ -45,6 +45,10 @@ test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc sho
   expect_equal(p$data$UMAP_1, e$UMAP_1[at])
   expect_equal(as.character(p$data$.colour), as.character(e$leiden[at]))
 
+  expect_null(p$labels$subtitle)
+  many <- plot_embedding(x, color_by = "cell_id")
+  expect_equal(many$labels$subtitle, "cell_id: 600 categories (too many for a legend)")
+
   gene <- var(x)$symbol[1]
   g <- plot_embedding(x, color_by = gene)
   expect_false(is.unsorted(g$data$.colour))

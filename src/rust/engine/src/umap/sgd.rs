@@ -92,7 +92,13 @@ pub fn optimize(g: &Graph, layout: &[f64], dim: usize, options: &SgdOptions, int
                     current[d] = get(j, d);
                     dist2 += (current[d] - get(k, d)).powi(2);
                 }
-                let coeff = if dist2 > 0.0 { -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0) } else { 0.0 };
+                let coeff = if dist2 > 0.0 {
+                    // d^(2(b-1)) as d^(2b) / d², one power instead of two.
+                    let pb = dist2.powf(b);
+                    -2.0 * a * b * (pb / dist2) / (a * pb + 1.0)
+                } else {
+                    0.0
+                };
                 for d in 0..dim {
                     let grad = (coeff * (current[d] - get(k, d))).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
                     current[d] += grad;
