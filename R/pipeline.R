@@ -13,7 +13,8 @@
 #' @param min_cells,min_genes Ingest filters (3 and 200, as Seurat's tutorial).
 #' @param n_hvg,n_pcs,k,n_neighbor_pcs,resolution,umap_neighbors Highly variable genes (2000),
 #'   principal components (50), neighbours per cell (20) on the first `n_neighbor_pcs` PCs
-#'   (30), Leiden resolution (0.8, as Seurat's `FindClusters`), UMAP neighbours (15).
+#'   (30), Leiden resolution (0.8, as Seurat's `FindClusters`), UMAP neighbours (15; at most
+#'   `k`, whose neighbours UMAP re-uses).
 #' @param seed Seed of every random step (42).
 #' @param verbose Report each step (`TRUE`).
 #' @return Invisibly, a list: `store` and `timings` (a data.frame: `step`, `seconds`,
@@ -29,6 +30,7 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
                          min_genes = 200, n_hvg = 2000, n_pcs = 50, k = 20, n_neighbor_pcs = 30,
                          resolution = 0.8, umap_neighbors = 15, seed = 42, verbose = TRUE) {
   if (n_neighbor_pcs > n_pcs) stop(sprintf("n_neighbor_pcs (%d) must not exceed n_pcs (%d)", as.integer(n_neighbor_pcs), as.integer(n_pcs)), call. = FALSE)
+  if (umap_neighbors > k) stop(sprintf("umap_neighbors (%d) must not exceed k (%d): UMAP re-uses the neighbours", as.integer(umap_neighbors), as.integer(k)), call. = FALSE)
   dir.create(output_dir, showWarnings = FALSE, recursive = TRUE)
   timings <- data.frame(step = character(), seconds = numeric(), peak_rss_mb = numeric())
   step <- function(name, code) {

@@ -5,7 +5,8 @@
 # run_pipeline's timings.csv. Then at PEER_N cells (default 100,000) the same job side by side
 # with scanpy in the settings of ../shared/reference/pbmc3k_scanpy/scanpy_pbmc3k.py (read,
 # filter, QC, normalise, log1p, HVG, scale, PCA 50, neighbors 10 / 40 PCs, leiden igraph,
-# umap), cellstream with the same neighbour settings (k = 10, 40 PCs, resolution 1).
+# umap), cellstream with the same neighbour settings (k = 10, 40 PCs, resolution 1, UMAP on
+# those 10 neighbours).
 # MAIN=0 or PEER=0 skip a part. Usage: bash inst/bench/pipeline.sh [N]
 set -euo pipefail
 export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}
@@ -36,7 +37,7 @@ fi
 
 if [ "${PEER:-1}" = 1 ] && [ -x "$py" ]; then
   h5ad=$(h5ad_of "$peer_n")
-  job "$peer_n-scanpy-settings" "$h5ad" ", k = 10, n_neighbor_pcs = 40, resolution = 1"
+  job "$peer_n-scanpy-settings" "$h5ad" ", k = 10, n_neighbor_pcs = 40, resolution = 1, umap_neighbors = 10"
   /usr/bin/time -v "$py" - "$h5ad" "$work/scanpy-job-$peer_n.png" > "$work/scanpy-job.txt" 2> "$work/time-scanpy-job.txt" <<'PY'
 import sys, time, scipy.sparse as sp, anndata, scanpy as sc, matplotlib
 matplotlib.use("Agg")

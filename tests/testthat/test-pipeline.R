@@ -21,6 +21,7 @@ test_that("run_pipeline goes from a 10x directory to clusters, plots and a resul
   again <- run_pipeline("no such input", out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
   expect_equal(dim(again$store), dim(x))
   expect_error(run_pipeline(input, tempfile(), n_pcs = 10), "n_neighbor_pcs \\(30\\) must not exceed n_pcs \\(10\\)")
+  expect_error(run_pipeline(input, tempfile(), k = 10), "umap_neighbors \\(15\\) must not exceed k \\(10\\)")
   expect_error(run_pipeline("data.csv", tempfile()), "'data.csv' is neither a 10x directory, an .h5ad file nor a 10x .h5 file")
 })
 
