@@ -10,17 +10,11 @@
 #    a simulated store of SIM_N cells (default 100,000); the exact check, done in R, is what
 #    sets those runs' peak RSS.
 # MAIN=0, PEER=0, SIM=0 skip a part. Usage: bash inst/bench/graph.sh [N] [STORE]
-set -euo pipefail
-export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}
+. "$(dirname "$0")/common.sh"
 n=${1:-1000000}
 peer_n=${PEER_N:-100000}
 sim_n=${SIM_N:-100000}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
-py=${CELLSTREAM_PYTHON:-$HOME/.cache/cellstream-peers/bin/python}
 here=$(dirname "$0")
-mkdir -p "$work"
-peak() { grep 'Maximum resident' "$1" | awk '{printf "%.0f MB", $NF / 1024}'; }
-wall() { grep 'Elapsed (wall' "$1" | awk '{print $NF}'; }
 timed() {  # label, R code run on the store in $store
   /usr/bin/time -v Rscript -e "suppressMessages(library(cellstream)); x <- open_store('$store'); $2" > "$work/$1.out" 2> "$work/time-$1.txt"
   grep -v '^\s' "$work/time-$1.txt" | grep -v 'Command being timed' | sed 's/^/  /' || true

@@ -4,17 +4,10 @@
 # ingest_h5ad(). Reports wall time and peak RSS (/usr/bin/time -v) of the ingest and the
 # store size, then scanpy's read_h5ad() on the same file for scale (it loads X in memory).
 # Needs the Python peers (`make peers`). Usage: bash inst/bench/h5ad.sh [N]
-set -euo pipefail
-export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}  # where `make install` puts the package
+. "$(dirname "$0")/common.sh"
 n=${1:-1000000}
-py=${CELLSTREAM_PYTHON:-$HOME/.cache/cellstream-peers/bin/python}
-shared=${CELLSTREAM_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
-mkdir -p "$work"
 h5ad="$work/upsampled-$n.h5ad"
 [ -f "$h5ad" ] || "$py" "$shared/tools/make_upsampled.py" "$n" "$h5ad" 2>/dev/null
-peak() { grep 'Maximum resident' "$1" | awk '{printf "%.0f MB", $NF / 1024}'; }
-wall() { grep 'Elapsed (wall' "$1" | awk '{print $NF}'; }
 
 rm -rf "$work/store-h5ad-$n"
 /usr/bin/time -v Rscript -e "invisible(cellstream::ingest_h5ad('$h5ad', '$work/store-h5ad-$n'))" 2> "$work/time-h5ad-$n.txt"

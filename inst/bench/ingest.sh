@@ -3,11 +3,8 @@
 # detected per cell). Reports wall time and peak RSS (/usr/bin/time -v) of the ingest, store
 # size vs the gzipped MTX, and counts() times for random cells and genes. The engine alone:
 # target/release/cellstream-bench read STORE. Usage: bash inst/bench/ingest.sh [SIZES]
-set -euo pipefail
-export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}  # where `make install` puts the package
+. "$(dirname "$0")/common.sh"
 sizes=${*:-50000 200000}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
-mkdir -p "$work"
 for n in $sizes; do
   sim="$work/sim-$n"
   [ -d "$sim" ] || Rscript -e "cellstream::simulate_counts($n, 20000, n_clusters = 10, path = '$sim', seed = 1, median_library = 2500)" >/dev/null

@@ -5,16 +5,9 @@
 # 100,000): cellstream's run_pca() and scanpy's sc.pp.scale(max_value = 10) + sc.pp.pca(50)
 # on the same cells and genes, with times and peak RSS. MAIN=0 skips part 1, PEER=0 part 2,
 # EXACT=0 the exact run. Usage: bash inst/bench/pca.sh [N] [STORE]
-set -euo pipefail
-export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}
+. "$(dirname "$0")/common.sh"
 n=${1:-1000000}
 peer_n=${PEER_N:-100000}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
-py=${CELLSTREAM_PYTHON:-$HOME/.cache/cellstream-peers/bin/python}
-shared=${CELLSTREAM_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
-mkdir -p "$work"
-peak() { grep 'Maximum resident' "$1" | awk '{printf "%.0f MB", $NF / 1024}'; }
-wall() { grep 'Elapsed (wall' "$1" | awk '{print $NF}'; }
 prepare() {  # store: QC, keep cells with >= 200 genes and < 20% MT, 2,000 vst HVGs
   Rscript -e "suppressMessages({library(cellstream); x <- open_store('$1'); calculate_qc_metrics(x); set_keep(x, 'n_genes >= 200 AND pct_mt < 20'); find_hvg(x)})"
 }

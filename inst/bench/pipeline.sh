@@ -8,16 +8,9 @@
 # umap), cellstream with the same neighbour settings (k = 10, 40 PCs, resolution 1, UMAP on
 # those 10 neighbours).
 # MAIN=0 or PEER=0 skip a part. Usage: bash inst/bench/pipeline.sh [N]
-set -euo pipefail
-export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}
+. "$(dirname "$0")/common.sh"
 n=${1:-1000000}
 peer_n=${PEER_N:-100000}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
-py=${CELLSTREAM_PYTHON:-$HOME/.cache/cellstream-peers/bin/python}
-shared=${CELLSTREAM_SHARED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared}
-mkdir -p "$work"
-peak() { grep 'Maximum resident' "$1" | awk '{printf "%.0f MB", $NF / 1024}'; }
-wall() { grep 'Elapsed (wall' "$1" | awk '{print $NF}'; }
 h5ad_of() {  # cells -> path of an upsampled PBMC h5ad
   local f="$work/upsampled-$1.h5ad"
   [ -f "$f" ] || "$py" "$shared/tools/make_upsampled.py" "$1" "$f" >/dev/null 2>&1

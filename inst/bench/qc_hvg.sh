@@ -7,17 +7,11 @@
 # loop over the same chunks (the floor), in decompressed bytes per second. Finally scanpy on
 # the h5ad for comparison (PEER=0 skips it).
 # Usage: bash inst/bench/qc_hvg.sh [N] [STORE]
-set -euo pipefail
-export R_LIBS_USER=${R_LIBS_USER:-$HOME/.cache/cellstream-rlib}
+. "$(dirname "$0")/common.sh"
 n=${1:-1000000}
-work=${BENCH_DIR:-${TMPDIR:-/tmp}/cellstream-bench}
 store=${2:-$work/store-h5ad-$n}
-py=${CELLSTREAM_PYTHON:-$HOME/.cache/cellstream-peers/bin/python}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/cellstream-target}
-mkdir -p "$work"
 [ -d "$store" ] || bash "$(dirname "$0")/h5ad.sh" "$n"
-peak() { grep 'Maximum resident' "$1" | awk '{printf "%.0f MB", $NF / 1024}'; }
-wall() { grep 'Elapsed (wall' "$1" | awk '{print $NF}'; }
 step() {  # name, R code using x
   /usr/bin/time -v Rscript -e "suppressMessages(library(cellstream)); x <- open_store('$store'); $2" > "$work/$1.out" 2> "$work/time-$1.txt"
   echo "$1: wall $(wall "$work/time-$1.txt"), peak RSS $(peak "$work/time-$1.txt")"
