@@ -5,7 +5,8 @@
 //! 100 random genes), `cellstream-bench passes STORE_DIR` (the QC pass and the HVG pass, each
 //! next to a plain lz4 decompress loop over the same chunks: the floor of any pass),
 //! `cellstream-bench graph EMBEDDING_FILE METHOD` (kNN k = 20 on 30 PCs with METHOD exact / hnsw /
-//! nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1).
+//! nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1), `cellstream-bench umap
+//! STORE_DIR` (UMAP from the store's knn.graph and pca.embedding, 15 neighbours, all threads).
 
 use cellstream_engine::h5ad::{H5adOptions, H5adSource};
 use cellstream_engine::h5matrix::Rounding;
@@ -35,7 +36,8 @@ fn main() {
         Some("passes") if args.len() == 3 => passes(&args[2]),
         Some("pca") if args.len() == 6 => pca(&args[2], &args[3], &args[4], &args[5]),
         Some("graph") if args.len() == 4 => graph(&args[2], &args[3]),
-        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph EMBEDDING_FILE METHOD".into()),
+        Some("umap") if args.len() == 3 => umap(&args[2]),
+        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph EMBEDDING_FILE METHOD | umap STORE_DIR".into()),
     };
     if let Err(e) = result {
         eprintln!("{e}");
@@ -223,5 +225,17 @@ fn graph(embedding: &str, method: &str) -> Result<(), String> {
     let t = Instant::now();
     let c = leiden(&g, &LeidenOptions { resolution: 1.0, objective: Objective::Modularity, seed: 42, max_iterations: None, randomness: 0.01 }).map_err(|e| e.to_string())?;
     println!("Leiden: {} clusters, modularity {:.4}, {} iterations in {:.1} s", c.n_clusters, c.quality, c.iterations, t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn umap(store: &str) -> Result<(), String> {
+    use cellstream_engine::umap::{umap, Init, UmapOptions};
+    let dir = Path::new(store);
+    let (_, knn) = cellstream_engine::graph::file::read_knn(&dir.join("knn.graph")).map_err(|e| e.to_string())?;
+    let (_, pcs) = cellstream_engine::pca::file::read_embedding(&dir.join("pca.embedding")).map_err(|e| e.to_string())?;
+    let options = UmapOptions { n_neighbors: 15.min(knn.k), min_dist: 0.3, spread: 1.0, n_epochs: None, init: Init::Spectral, seed: 42, threads: None };
+    let t = Instant::now();
+    let layout = umap(&knn, &pcs, &options, &|| false, &|text: &str| eprintln!("{text}")).map_err(|e| e.to_string())?;
+    println!("UMAP of {} cells ({} start, {} epochs) in {:.1} s", knn.n_rows(), layout.init, layout.n_epochs, t.elapsed().as_secs_f64());
     Ok(())
 }
