@@ -63,3 +63,10 @@ resolve_index <- function(sel, n, what, ids, alt_ids = NULL) {
   }
   pos
 }
+
+# Stops unless `value` is one whole number >= `min`; `arg` names it in the message.
+check_whole <- function(value, arg, min) {
+  if (!is.numeric(value) || length(value) != 1 || is.na(value) || value < min || value != round(value)) {
+    stop(sprintf("`%s` must be a whole number >= %d", arg, min), call. = FALSE)
+  }
+}

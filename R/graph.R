@@ -165,9 +165,3 @@ sparse_graph <- function(g, ids) {
   Matrix::sparseMatrix(i = g$i, p = as.integer(g$p), x = g$x, dims = c(n, n), index1 = FALSE,
                        dimnames = if (is.null(ids)) NULL else list(ids, ids))
 }
-
-check_whole <- function(value, arg, min) {
-  if (!is.numeric(value) || length(value) != 1 || is.na(value) || value < min || value != round(value)) {
-    stop(sprintf("`%s` must be a whole number >= %d", arg, min), call. = FALSE)
-  }
-}

@@ -31,9 +31,7 @@
 #' @export
 find_hvg <- function(x, n = 2000, method = c("vst", "dispersion"), batch = NULL) {
   method <- match.arg(method)
-  if (!is.numeric(n) || length(n) != 1 || is.na(n) || n < 1 || n != round(n)) {
-    stop("`n` must be a whole number >= 1", call. = FALSE)
-  }
+  check_whole(n, "n", 1)
   if (n > x$dim[2]) {
     stop(sprintf("`n` (%s) is larger than the number of genes in the store (%s)", num(n), num(x$dim[2])), call. = FALSE)
   }

@@ -35,9 +35,7 @@
 run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
                     method = c("randomized", "exact"), seed = 42, verbose = TRUE) {
   method <- match.arg(method)
-  if (!is.numeric(n_pcs) || length(n_pcs) != 1 || is.na(n_pcs) || n_pcs < 1 || n_pcs != round(n_pcs)) {
-    stop("`n_pcs` must be a whole number >= 1", call. = FALSE)
-  }
+  check_whole(n_pcs, "n_pcs", 1)
   if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) stop("`clip` must be a positive number or Inf", call. = FALSE)
   genes <- if (isTRUE(hvg)) NULL else rust_index(gene_positions(x, hvg))
   started <- Sys.time()

@@ -56,9 +56,11 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   })
   step("table", {
     cells <- suppressMessages(obs(x))
-    u <- embedding(x, "umap")
-    cells$UMAP_1 <- u$UMAP_1[match(cells$cell_id, u$cell_id)]
-    cells$UMAP_2 <- u$UMAP_2[match(cells$cell_id, u$cell_id)]
+    # The layout's rows are store rows: placed directly, without a second obs() read.
+    layout <- rust(wrap__cs_umap_embedding, x$path)
+    cells$UMAP_1 <- cells$UMAP_2 <- NA_real_
+    cells$UMAP_1[layout$cell_index] <- layout$embedding[, 1]
+    cells$UMAP_2[layout$cell_index] <- layout$embedding[, 2]
     utils::write.csv(cells, file.path(output_dir, "cells.csv"), row.names = FALSE)
   })
   utils::write.csv(timings, file.path(output_dir, "timings.csv"), row.names = FALSE)

@@ -74,15 +74,8 @@ run_umap <- function(x, n_neighbors = 15, min_dist = 0.3, spread = 1, n_epochs =
 #' @export
 embedding <- function(x, reduction = c("umap", "pca")) {
   reduction <- match.arg(reduction)
-  if (reduction == "umap") {
-    res <- rust(wrap__cs_umap_embedding, x$path)
-    colnames(res$embedding) <- c("UMAP_1", "UMAP_2")
-    coords <- data.frame(cell_id = cell_ids(x)[res$cell_index], res$embedding, check.names = FALSE)
-    cells <- res$cell_index
-  } else {
-    coords <- pca(x)
-    cells <- match(coords$cell_id, cell_ids(x))
-  }
-  meta <- suppressMessages(obs(x))[cells, , drop = FALSE]
-  cbind(coords, meta[setdiff(names(meta), "cell_id")], row.names = NULL)
+  res <- rust(if (reduction == "umap") wrap__cs_umap_embedding else wrap__cs_pca_embedding, x$path)
+  colnames(res$embedding) <- if (reduction == "umap") c("UMAP_1", "UMAP_2") else sprintf("PC_%d", seq_len(ncol(res$embedding)))
+  meta <- suppressMessages(obs(x))[res$cell_index, , drop = FALSE]
+  data.frame(cell_id = meta$cell_id, res$embedding, meta[setdiff(names(meta), "cell_id")], check.names = FALSE, row.names = NULL)
 }

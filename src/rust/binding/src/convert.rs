@@ -1,6 +1,7 @@
 //! R value -> Rust value conversions with messages naming the R argument.
 
 use super::Res;
+use cellstream_engine::pca::kernels::Dense;
 use cellstream_engine::store::Layer;
 use cellstream_engine::combine::GeneUniverse;
 use cellstream_engine::ingest::IngestOptions;
@@ -138,4 +139,29 @@ pub fn optional_numbers(x: &Robj, arg: &str) -> Res<Vec<Option<f64>>> {
 
 pub fn optional_string(x: &Robj, arg: &str) -> Res<Option<String>> {
     if x.is_null() { Ok(None) } else { string(x, arg).map(Some) }
+}
+
+/// 0-based store rows -> R's 1-based ones.
+pub fn one_based(rows: &[u32]) -> Vec<i32> {
+    rows.iter().map(|&r| r as i32 + 1).collect()
+}
+
+/// A stored embedding for R: its cells (1-based) and a cells x dimensions double matrix.
+pub fn embedding_to_r(cells: &[u32], e: &Dense<f32>) -> Robj {
+    let matrix = RMatrix::new_matrix(e.rows, e.k, |r, c| e.data[r * e.k + c] as f64);
+    list!(cell_index = one_based(cells), embedding = matrix).into()
+}
+
+/// The dimensions of an R matrix.
+pub fn matrix_dims(x: &Robj) -> Option<(usize, usize)> {
+    let dim = x.get_attrib("dim")?;
+    match dim.as_integer_slice()? {
+        &[rows, cols] => Some((rows as usize, cols as usize)),
+        _ => None,
+    }
+}
+
+/// An R matrix's values (column-major) in row-major order.
+pub fn row_major<T: Copy, U>(values: &[T], rows: usize, cols: usize, convert: impl Fn(T) -> U) -> Vec<U> {
+    (0..rows).flat_map(|r| (0..cols).map(move |c| values[c * rows + r])).map(convert).collect()
 }

@@ -54,17 +54,9 @@ fn leiden_options(resolution: &Robj, objective: &Robj, seed: &Robj, n_iterations
     let seed = count(seed, "seed")?;
     let iterations = number(n_iterations, "n_iterations")?;
     let max_iterations = (iterations > 0.0).then_some(iterations as usize);
+    // The engine checks each resolution.
     let resolutions = resolution.as_real_slice().ok_or("`resolution` must be numeric")?;
-    resolutions
-        .iter()
-        .map(|&resolution| {
-            if resolution > 0.0 && resolution.is_finite() {
-                Ok(LeidenOptions { resolution, objective, seed, max_iterations, randomness: 0.01 })
-            } else {
-                Err(format!("`resolution` must be positive, not {resolution}"))
-            }
-        })
-        .collect()
+    Ok(resolutions.iter().map(|&resolution| LeidenOptions { resolution, objective, seed, max_iterations, randomness: 0.01 }).collect())
 }
 
 fn knn_to_r(knn: &Knn) -> Robj {
@@ -93,30 +85,10 @@ pub(crate) fn knn_from_r(index: &Robj, distance: &Robj) -> Res<Knn> {
     if distances.len() != n * k {
         return Err("the kNN distances must have the index's dimensions".into());
     }
-    let mut knn = Knn { k, index: Vec::with_capacity(n * k), distance: Vec::with_capacity(n * k) };
-    for r in 0..n {
-        for c in 0..k {
-            let j = values[c * n + r];
-            if j < 1 || j as usize > n {
-                return Err(format!("the kNN index must hold row numbers from 1 to {n}, not {j}"));
-            }
-            knn.index.push(j as u32 - 1);
-            knn.distance.push(distances[c * n + r] as f32);
-        }
+    if let Some(bad) = values.iter().find(|&&j| j < 1 || j as usize > n) {
+        return Err(format!("the kNN index must hold row numbers from 1 to {n}, not {bad}"));
     }
-    Ok(knn)
-}
-
-pub(crate) fn matrix_dims(x: &Robj) -> Option<(usize, usize)> {
-    let dim = x.get_attrib("dim")?;
-    match dim.as_integer_slice()? {
-        &[rows, cols] => Some((rows as usize, cols as usize)),
-        _ => None,
-    }
-}
-
-fn one_based(cells: &[u32]) -> Vec<i32> {
-    cells.iter().map(|&c| c as i32 + 1).collect()
+    Ok(Knn { k, index: row_major(values, n, k, |j| j as u32 - 1), distance: row_major(distances, n, k, |d| d as f32) })
 }
 
 #[extendr]
@@ -161,8 +133,7 @@ fn cs_leiden(store: Robj, resolution: Robj, names: Robj, objective: Robj, graph:
             "umap" => ClusterGraph::Umap,
             other => return Err(format!("`graph` must be \"snn\" or \"umap\", not \"{other}\"")),
         };
-        let resolutions: Vec<f64> = options.iter().map(|o| o.resolution).collect();
-        let req = LeidenRequest { columns: &columns, resolutions: &resolutions, objective: options[0].objective, graph, seed: options[0].seed, max_iterations: options[0].max_iterations };
+        let req = LeidenRequest { columns: &columns, options: &options, graph };
         let summary = cluster_leiden(&s.store, &mut s.db(), &req)?;
         Ok(list!(n_clusters = summary.iter().map(|s| s.0 as i32).collect::<Vec<i32>>(), quality = summary.iter().map(|s| s.1).collect::<Vec<f64>>()).into())
     })
@@ -174,9 +145,8 @@ fn cs_knn_matrix(data: Robj, k: Robj, method: Robj, metric: Robj, seed: Robj) ->
     guarded(|| {
         let values = data.as_real_slice().ok_or("the embedding must be a numeric matrix")?;
         let (n, d) = matrix_dims(&data).ok_or("the embedding must be a matrix (cells x dimensions)")?;
-        let row_major: Vec<f64> = (0..n).flat_map(|r| (0..d).map(move |c| values[c * n + r])).collect();
         let method = method_of(&method)?.unwrap_or_else(|| auto_method(n));
-        let knn = find_knn(&row_major, d, count(&k, "k")? as usize, method, metric_of(&metric)?, count(&seed, "seed")?).map_err(|e| e.to_string())?;
+        let knn = find_knn(&row_major(values, n, d, |v| v), d, count(&k, "k")? as usize, method, metric_of(&metric)?, count(&seed, "seed")?).map_err(|e| e.to_string())?;
         Ok(list!(knn = knn_to_r(&knn), method = method_name(method)).into())
     })
 }

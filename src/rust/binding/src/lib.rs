@@ -342,8 +342,7 @@ fn cs_pca_embedding(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let (cells, e) = pca_embedding(&s.store, &s.db())?;
-        let matrix = RMatrix::new_matrix(e.rows, e.k, |r, c| e.data[r * e.k + c] as f64);
-        Ok(list!(cell_index = cells.iter().map(|&c| c as i32 + 1).collect::<Vec<i32>>(), embedding = matrix).into())
+        Ok(embedding_to_r(&cells, &e))
     })
 }
 

@@ -2,7 +2,7 @@
 
 use super::convert::*;
 use super::{guarded, report, session, user_interrupted};
-use super::graph::{knn_from_r, matrix_dims};
+use super::graph::knn_from_r;
 use super::Res;
 use cellstream_engine::pca::kernels::Dense;
 use cellstream_engine::umap::{umap, UmapOptions};
@@ -50,7 +50,7 @@ fn cs_umap_matrix(index: Robj, distance: Robj, start: Robj, n_neighbors: Robj, m
         let knn = knn_from_r(&index, &distance)?;
         let (rows, cols) = matrix_dims(&start).filter(|&(r, c)| r == knn.n_rows() && c >= 2).ok_or("the start must be a matrix with one row per cell and at least 2 columns")?;
         let values = start.as_real_slice().ok_or("the start must be a double matrix")?;
-        let pcs = Dense { rows, k: cols, data: (0..rows).flat_map(|r| (0..cols).map(move |c| values[c * rows + r] as f32)).collect() };
+        let pcs = Dense { rows, k: cols, data: row_major(values, rows, cols, |v| v as f32) };
         let options = umap_options([&n_neighbors, &min_dist, &spread, &n_epochs, &init, &seed, &threads])?;
         let layout = umap(&knn, &pcs, &options, &user_interrupted, &|_: &str| ()).map_err(|e| e.to_string())?;
         let matrix = RMatrix::new_matrix(rows, 2, |r, c| layout.embedding[r * 2 + c] as f64);
@@ -64,8 +64,7 @@ fn cs_umap_embedding(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let (cells, e) = umap_embedding(&s.store, &s.db())?;
-        let matrix = RMatrix::new_matrix(e.rows, e.k, |r, c| e.data[r * e.k + c] as f64);
-        Ok(list!(cell_index = cells.iter().map(|&c| c as i32 + 1).collect::<Vec<i32>>(), embedding = matrix).into())
+        Ok(embedding_to_r(&cells, &e))
     })
 }
 

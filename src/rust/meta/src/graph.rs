@@ -101,40 +101,38 @@ pub enum ClusterGraph {
 }
 
 pub struct LeidenRequest<'a> {
-    /// One obs column per resolution.
+    /// One obs column per clustering.
     pub columns: &'a [String],
-    pub resolutions: &'a [f64],
-    pub objective: Objective,
+    pub options: &'a [LeidenOptions],
     pub graph: ClusterGraph,
-    pub seed: u64,
-    pub max_iterations: Option<usize>,
 }
 
 /// Clusters the kept cells at each resolution; per column: (number of clusters, quality).
 pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Result<Vec<(usize, f64)>> {
-    if req.columns.len() != req.resolutions.len() {
-        return Err(format!("give one name per resolution ({} names for {} resolutions)", req.columns.len(), req.resolutions.len()));
+    if req.columns.len() != req.options.len() {
+        return Err(format!("give one name per resolution ({} names for {} resolutions)", req.columns.len(), req.options.len()));
     }
-    if let Some(bad) = req.resolutions.iter().find(|r| !(**r > 0.0 && r.is_finite())) {
-        return Err(format!("resolution must be positive, not {bad}"));
+    // Every name is checked before any clustering is stored, so a clash leaves nothing half done.
+    for column in req.columns {
+        db.require_free_names(&format!("leiden:{column}"), "obs", std::slice::from_ref(column))?;
     }
     let (cells, graph) = match req.graph {
         ClusterGraph::Snn => stored_snn(store, db)?,
         ClusterGraph::Umap => stored_knn(store, db).map(|(cells, knn)| (cells, fuzzy_graph(&knn)))?,
     };
-    let options: Vec<LeidenOptions> = req.resolutions.iter().map(|&resolution| LeidenOptions { resolution, objective: req.objective, seed: req.seed, max_iterations: req.max_iterations, randomness: 0.01 }).collect();
-    let clusterings = leiden_each(&graph, &options).map_err(|e| e.to_string())?;
+    let clusterings = leiden_each(&graph, req.options).map_err(|e| e.to_string())?;
     drop(graph);
     let n_cells = db.n_cells()?;
     let mut summary = Vec::new();
-    for ((column, c), &resolution) in req.columns.iter().zip(&clusterings).zip(req.resolutions) {
+    for ((column, c), o) in req.columns.iter().zip(&clusterings).zip(req.options) {
         let mut codes = vec![None; n_cells];
         cells.iter().zip(&c.labels).for_each(|(&cell, &label)| codes[cell as usize] = Some(label));
         let mut obs = Frame::default();
         obs.push(column.clone(), Column::Category { codes, levels: (0..c.n_clusters).map(|l| l.to_string()).collect(), ordered: false });
         let params = format!(
-            "resolution = {resolution}, {}, {} graph, seed = {}: {} clusters, quality {:.4}, {} iterations",
-            match req.objective {
+            "resolution = {}, {}, {} graph, seed = {}: {} clusters, quality {:.4}, {} iterations",
+            o.resolution,
+            match o.objective {
                 Objective::Modularity => "modularity",
                 Objective::Cpm => "CPM",
             },
@@ -142,7 +140,7 @@ pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Re
                 ClusterGraph::Snn => "sNN",
                 ClusterGraph::Umap => "UMAP kNN",
             },
-            req.seed,
+            o.seed,
             c.n_clusters,
             c.quality,
             c.iterations

@@ -88,13 +88,10 @@ impl MetaDb {
             .map(|s| self.serial(s).map(|n| format!("{s}={}", n.unwrap_or(0))))
             .collect::<Result<Vec<_>>>()?
             .join(",");
-        let previous = self.step_columns(record.step)?;
         for (table, frame) in [("obs", obs), ("var", var)] {
-            let taken: Vec<String> = self.columns(table)?.into_iter().filter(|c| !previous.contains(&format!("{table}.{c}"))).collect();
-            if let Some(clash) = frame.names.iter().find(|n| taken.iter().any(|t| t.eq_ignore_ascii_case(n))) {
-                return Err(format!("{failed}: {table} already has a column '{clash}'; choose another name"));
-            }
+            self.require_free_names(record.step, table, &frame.names)?;
         }
+        let previous = self.step_columns(record.step)?;
         let tx = self.conn.transaction().map_err(db_err(&failed))?;
         let mut columns = Vec::new();
         for (table, key, frame) in [("obs", "cell_index", obs), ("var", "gene_index", var)] {
@@ -133,6 +130,17 @@ impl MetaDb {
 
     fn step_columns(&self, step: &str) -> Result<Vec<String>> {
         Ok(self.steps()?.into_iter().find(|s| s.step == step).map(|s| s.columns).unwrap_or_default())
+    }
+
+    /// Ok when `step` may write result columns `names` to `table` (obs or var): none is taken
+    /// (ignoring case) by another step or the base table; its own earlier columns are free.
+    pub fn require_free_names(&self, step: &str, table: &str, names: &[String]) -> Result<()> {
+        let previous = self.step_columns(step)?;
+        let taken: Vec<String> = self.columns(table)?.into_iter().filter(|c| !previous.contains(&format!("{table}.{c}"))).collect();
+        match names.iter().find(|n| taken.iter().any(|t| t.eq_ignore_ascii_case(n))) {
+            Some(clash) => Err(format!("cannot store the {}: {table} already has a column '{clash}'; choose another name", describe(step))),
+            None => Ok(()),
+        }
     }
 
     /// `store_result`, for a step whose results also include files in the store `dir`: each

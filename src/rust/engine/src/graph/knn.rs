@@ -66,23 +66,13 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, m
     if k < 2 || k >= n {
         return Err(Error::Request(format!("k (neighbours per cell, the cell itself included) must be at least 2 and smaller than the number of cells ({n}), not {k}")));
     }
-    let mut rows: Vec<f64> = data.iter().map(|&v| v.into()).collect();
-    if let Some(bad) = rows.iter().position(|v| !v.is_finite()) {
+    if let Some(bad) = data.iter().position(|&v| !v.into().is_finite()) {
         return Err(Error::Request(format!("the embedding has a missing or infinite value (row {}, column {})", bad / dims + 1, bad % dims + 1)));
     }
-    if metric == Metric::Cosine {
-        rows.par_chunks_mut(dims).for_each(|r| {
-            let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
-            if norm > 0.0 {
-                r.iter_mut().for_each(|v| *v /= norm);
-            }
-        });
-    }
     let mut knn = match method {
-        Method::Exact => exact(&rows, dims, k),
+        Method::Exact => exact(&prepared(data, dims, metric, |v| v), dims, k),
         Method::Hnsw { m, ef_construction, ef_search } => {
-            let rows32: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
-            drop(rows);
+            let rows32 = prepared(data, dims, metric, |v| v as f32);
             let index = build_hnsw_index((&rows32[..], n, dims), m, ef_construction, "euclidean", seed as usize, Verbosity::Quiet).map_err(ann_error)?;
             let (ids, squared) = query_hnsw_self(&index, k, ef_search.max(k), true, Verbosity::Quiet).map_err(ann_error)?;
             let squared = squared.expect("distances were requested");
@@ -91,8 +81,7 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, m
             with_self_first(Knn { k, index, distance }, &rows32, dims)
         }
         Method::NnDescent => {
-            let rows32: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
-            drop(rows);
+            let rows32 = prepared(data, dims, metric, |v| v as f32);
             let params = NNDescentKnnParams::new(k - 1, None, None, None, 0.001, true, true);
             let g = build_knn_graph_nndescent((&rows32[..], n, dims), "euclidean", Some(params), seed as usize, Verbosity::Quiet).map_err(ann_error)?;
             let squared = g.distances.expect("distances were requested");
@@ -105,6 +94,20 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, m
         knn.distance.iter_mut().for_each(|d| *d = *d * *d / 2.0);
     }
     Ok(knn)
+}
+
+/// The rows converted by `to`; for the cosine metric first scaled to unit length.
+fn prepared<T: Copy + Into<f64> + Sync, U: Send>(data: &[T], dims: usize, metric: Metric, to: impl Fn(f64) -> U + Sync) -> Vec<U> {
+    let to = &to;
+    data.par_chunks(dims)
+        .flat_map_iter(|row| {
+            let norm = match metric {
+                Metric::Cosine => Some(row.iter().map(|&v| v.into() * v.into()).sum::<f64>().sqrt()).filter(|&n| n > 0.0).unwrap_or(1.0),
+                Metric::Euclidean => 1.0,
+            };
+            row.iter().map(move |&v| to(v.into() / norm))
+        })
+        .collect()
 }
 
 fn ann_error(e: ann_search_rs::errors::AnnSearchErrors) -> Error {
@@ -171,9 +174,8 @@ fn with_self_first(mut knn: Knn, data: &[f32], dims: usize) -> Knn {
         })
         .collect();
     if !unfilled.is_empty() {
-        let as_f64: Vec<f64> = data.iter().map(|&v| v as f64).collect();
         for i in unfilled {
-            let row = exact_row(&as_f64, dims, k, i);
+            let row = exact_row(data, dims, k, i);
             knn.index[i * k..(i + 1) * k].copy_from_slice(&row.index);
             knn.distance[i * k..(i + 1) * k].copy_from_slice(&row.distance);
         }
@@ -181,9 +183,9 @@ fn with_self_first(mut knn: Knn, data: &[f32], dims: usize) -> Knn {
     knn
 }
 
-fn exact_row(data: &[f64], dims: usize, k: usize, i: usize) -> Knn {
+fn exact_row(data: &[f32], dims: usize, k: usize, i: usize) -> Knn {
     let q = &data[i * dims..(i + 1) * dims];
-    let mut d: Vec<(f64, u32)> = data.chunks_exact(dims).enumerate().filter(|&(j, _)| j != i).map(|(j, r)| (q.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum(), j as u32)).collect();
+    let mut d: Vec<(f64, u32)> = data.chunks_exact(dims).enumerate().filter(|&(j, _)| j != i).map(|(j, r)| (q.iter().zip(r).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum(), j as u32)).collect();
     d.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let nearest = std::iter::once((0.0, i as u32)).chain(d.into_iter().take(k - 1));
     let (distance, index): (Vec<f32>, Vec<u32>) = nearest.map(|(d, j)| (d.sqrt() as f32, j)).unzip();

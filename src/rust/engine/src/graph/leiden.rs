@@ -58,7 +58,7 @@ pub fn leiden<W: Copy + Into<f64> + Sync>(g: &Graph<W>, options: &LeidenOptions)
         return Err(Error::Request(format!("resolution must be a positive number, not {}", options.resolution)));
     }
     let n = g.n_nodes();
-    let strength: Vec<f64> = (0..n).into_par_iter().map(|i| g.edges(i).map(|(_, w)| w.into()).sum()).collect();
+    let strength = g.strength();
     let two_m: f64 = strength.iter().sum();
     if n == 0 || two_m <= 0.0 {
         return Err(Error::Request("the graph has no edges to cluster".into()));
@@ -98,7 +98,7 @@ pub fn objective<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], 
 
 /// Modularity of a partition at resolution γ.
 pub fn modularity<W: Copy + Into<f64> + Sync>(g: &Graph<W>, labels: &[u32], resolution: f64) -> f64 {
-    let strength: Vec<f64> = (0..g.n_nodes()).into_par_iter().map(|i| g.edges(i).map(|(_, w)| w.into()).sum()).collect();
+    let strength = g.strength();
     let two_m: f64 = strength.iter().sum();
     let n_clusters = labels.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
     objective(g, &strength, resolution / two_m, labels, n_clusters) / two_m

@@ -21,6 +21,15 @@ impl<W: Copy> Graph<W> {
         self.row_ptr.len() - 1
     }
 
+    /// Weighted degree of every node (a self-loop counted once).
+    pub fn strength(&self) -> Vec<f64>
+    where
+        W: Into<f64> + Sync,
+    {
+        use rayon::prelude::*;
+        (0..self.n_nodes()).into_par_iter().map(|i| self.edges(i).map(|(_, w)| w.into()).sum()).collect()
+    }
+
     pub fn edges(&self, i: usize) -> impl Iterator<Item = (usize, W)> + '_ {
         let range = self.row_ptr[i]..self.row_ptr[i + 1];
         self.col[range.clone()].iter().map(|&j| j as usize).zip(self.weight[range].iter().copied())

@@ -41,7 +41,7 @@ pub fn n_components(g: &Graph) -> usize {
 /// `dim` columns (row-major, n x dim) of the spectral layout of a connected graph.
 pub fn spectral(g: &Graph, dim: usize, seed: u64) -> Vec<f64> {
     let n = g.n_nodes();
-    let degree: Vec<f64> = (0..n).map(|i| g.edges(i).map(|(_, w)| w as f64).sum()).collect();
+    let degree = g.strength();
     let inv_sqrt: Vec<f64> = degree.iter().map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 }).collect();
     let top: Vec<f64> = {
         let v: Vec<f64> = degree.iter().map(|d| d.sqrt()).collect();
