@@ -10,9 +10,10 @@ export R_LIBS_USER := $(R_LIB)
 APT_PACKAGES = r-base-dev r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 r-cran-igraph r-bioc-bluster pandoc curl \
                libhdf5-dev pkg-config python3-venv
 # Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
-# scipy < 1.15 because scanpy's neighbors needs csr getnnz.
+# scipy < 1.14: scanpy 1.11's neighbors calls getnnz on the csr_array it gets back, which
+# scipy 1.14 no longer has (measured: scipy 1.14.1 fails on 50,000 cells, 1.13.1 works).
 PEERS ?= $(HOME)/.cache/cellstream-peers
-PEER_PACKAGES = "scipy<1.15" anndata h5py scanpy igraph leidenalg
+PEER_PACKAGES = "scipy<1.14" anndata h5py scanpy igraph leidenalg
 
 .PHONY: deps peers install test test-rust test-r demo bench
 
@@ -29,7 +30,7 @@ deps:
 
 # Best effort: without PyPI the tests that need anndata skip.
 peers: deps
-	@[ -x $(PEERS)/bin/python ] && $(PEERS)/bin/python -c "import anndata, h5py" 2>/dev/null || \
+	@[ -x $(PEERS)/bin/python ] && $(PEERS)/bin/python -c "import anndata, h5py, scipy; assert tuple(map(int, scipy.__version__.split('.')[:2])) < (1, 14)" 2>/dev/null || \
 	  { python3 -m venv $(PEERS) && $(PEERS)/bin/pip install -q $(PEER_PACKAGES); } || \
 	  echo "could not set up the Python peers in $(PEERS); tests that need anndata will skip"
 

@@ -112,6 +112,12 @@ snn_graph <- function(x) {
 #'   `"CPM"` (the constant Potts model; resolution is then a density threshold).
 #' @param graph `"snn"`: the sNN graph (as Seurat). `"umap"`: the kNN weighted as UMAP's
 #'   fuzzy simplicial set (as scanpy's `leiden` on its `neighbors` connectivities).
+#' @param self_loops Whether the graph's diagonal (self-loops) counts in the objective
+#'   (`FALSE`). The sNN graph has a diagonal of ones, as Seurat's; Seurat's modularity
+#'   optimiser reads only the entries off the diagonal, and so does igraph's `cluster_leiden`
+#'   on a `simplify()`d graph, so by default they are ignored. `TRUE` counts each diagonal
+#'   entry once in the cell's strength and in its cluster's internal weight (igraph on the
+#'   graph as it is, with loops, counts them twice).
 #' @param seed Seed of the random node orders (0, as Seurat's and scanpy's `random_state`).
 #' @param n_iterations Iterations; negative: until no cell moves (-1).
 #' @param verbose Report the clusters found (`TRUE`).
@@ -128,9 +134,11 @@ snn_graph <- function(x) {
 #' table(obs(x)$leiden_0.5)
 #' @export
 cluster_leiden <- function(x, resolution = 1, name = "leiden", objective = c("modularity", "CPM"),
-                           graph = c("snn", "umap"), seed = 0, n_iterations = -1, verbose = TRUE) {
+                           graph = c("snn", "umap"), self_loops = FALSE, seed = 0, n_iterations = -1,
+                           verbose = TRUE) {
   objective <- match.arg(objective)
   graph <- match.arg(graph)
+  if (!is.logical(self_loops) || length(self_loops) != 1 || is.na(self_loops)) stop("`self_loops` must be TRUE or FALSE", call. = FALSE)
   if (!is.numeric(resolution) || length(resolution) == 0 || anyNA(resolution) || any(resolution <= 0)) {
     stop("`resolution` must be one or more positive numbers", call. = FALSE)
   }
@@ -139,7 +147,7 @@ cluster_leiden <- function(x, resolution = 1, name = "leiden", objective = c("mo
   if (inherits(x, "Matrix")) {
     g <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
     if (nrow(g) != ncol(g) || !Matrix::isSymmetric(g)) stop("the graph must be a symmetric (undirected) matrix", call. = FALSE)
-    res <- rust(wrap__cs_leiden_matrix, g@p, g@i, g@x, as.numeric(resolution), objective, as.numeric(seed), as.numeric(n_iterations))
+    res <- rust(wrap__cs_leiden_matrix, g@p, g@i, g@x, as.numeric(resolution), objective, self_loops, as.numeric(seed), as.numeric(n_iterations))
     labels <- lapply(seq_along(resolution), function(r) factor(res$labels[, r], levels = seq_len(res$n_clusters[r]) - 1L))
     summary <- data.frame(resolution = resolution, n_clusters = res$n_clusters, quality = res$quality)
     out <- if (length(resolution) == 1) labels[[1]] else stats::setNames(as.data.frame(labels), sprintf("res_%s", format(resolution)))
@@ -150,7 +158,7 @@ cluster_leiden <- function(x, resolution = 1, name = "leiden", objective = c("mo
   }
   if (!is.character(columns) || anyNA(columns) || anyDuplicated(columns)) stop("`name` must hold distinct column names", call. = FALSE)
   started <- Sys.time()
-  res <- rust(wrap__cs_leiden, x$path, as.numeric(resolution), columns, objective, graph, as.numeric(seed), as.numeric(n_iterations))
+  res <- rust(wrap__cs_leiden, x$path, as.numeric(resolution), columns, objective, graph, self_loops, as.numeric(seed), as.numeric(n_iterations))
   summary <- data.frame(column = columns, resolution = resolution, n_clusters = res$n_clusters, quality = res$quality)
   if (isTRUE(verbose)) {
     message(sprintf("Leiden (%s) in %.1f s: %s", objective, as.numeric(difftime(Sys.time(), started, units = "secs")),

@@ -1,9 +1,12 @@
 #' Ingest counts into a new store
 #'
-#' Each input is streamed twice (a pre-scan, then a write pass) and never held in memory:
-#' genes detected in fewer than `min_cells` cells are dropped, then cells with fewer than
-#' `min_genes` genes or `min_counts` counts (over the kept genes) are dropped, as Seurat's
-#' `CreateSeuratObject(min.cells, min.features)`. Raw counts and log-normalised values
+#' Each input is streamed twice (a pre-scan, then a write pass) and never held in memory.
+#' Filters run in the order of Seurat's `CreateSeuratObject(min.cells, min.features)` (and
+#' of scanpy's tutorial, `filter_cells()` then `filter_genes()`): cells with fewer than
+#' `min_genes` genes or `min_counts` counts over all genes are dropped, then genes detected
+#' in fewer than `min_cells` of the kept cells. `n_counts` and `n_genes` in [obs()] are then
+#' counted over the kept genes (Seurat's `nCount_RNA` and `nFeature_RNA`), so a kept cell
+#' can show fewer than `min_genes` genes. Raw counts and log-normalised values
 #' (`log1p(count / library size * target_sum)`, Seurat's `LogNormalize`) are written
 #' cell-major and gene-major. The store appears only when complete; on error or Ctrl-C
 #' nothing is left.
@@ -20,9 +23,12 @@
 #'   several unnamed inputs unless their file names differ, which are then used).
 #' @param genes With several inputs, keep the `"union"` (default, as Seurat's `merge()`) or the
 #'   `"intersection"` (as scanpy's `concat()` default) of their genes.
-#' @param min_cells Keep genes detected in at least this many cells (default 0, as Seurat).
-#' @param min_genes Keep cells with at least this many genes detected (default 0, as Seurat).
-#' @param min_counts Keep cells with at least this many counts (default 0, as scanpy).
+#' @param min_cells Keep genes detected in at least this many kept cells (default 0, as
+#'   Seurat's `min.cells`).
+#' @param min_genes Keep cells with at least this many genes detected, over all genes
+#'   (default 0, as Seurat's `min.features`).
+#' @param min_counts Keep cells with at least this many counts, over all genes (default 0, as
+#'   scanpy's `filter_cells(min_counts)`).
 #' @param target_sum Counts per cell after scaling, before `log1p` (1e4, as Seurat).
 #' @return The opened store (see [open_store()]).
 #' @name ingest

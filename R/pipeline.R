@@ -7,6 +7,12 @@
 #' `qc.png`, `cells.csv` (one row per cell: QC metrics, outlier call, kept, cluster, UMAP
 #' coordinates) and `timings.csv` (wall time and peak memory of each step).
 #'
+#' The job adapts to the data: on a gene panel with fewer genes than `n_hvg` it uses every
+#' gene (and fewer PCs than genes), with a message; when QC keeps under 10% of the barcodes
+#' it warns, saying which filter removed them; it stops with an explanation only when fewer
+#' cells remain than the steps need (more than `k` for the neighbours, more than `n_pcs` for
+#' the PCA).
+#'
 #' @param input Path of the data (see above); ignored when `store` is an existing store.
 #' @param output_dir Directory for the plots and tables (created).
 #' @param store Directory of the store (`output_dir/store`).
@@ -42,9 +48,14 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
     value
   }
   x <- step("ingest", if (file.exists(file.path(store, "manifest.json"))) open_store(store) else ingest_any(input, store, min_cells, min_genes))
+  if (isTRUE(verbose)) message(ingest_summary(store_info(x)))
   step("qc", calculate_qc_metrics(x))
   step("outliers", find_outliers(x, column = "qc_outlier"))
   step("keep", set_keep(x, "NOT qc_outlier"))
+  n_hvg <- at_most(n_hvg, x$dim[2], "n_hvg = %s is more than the genes in the store: using all %s genes", verbose)
+  n_pcs <- at_most(n_pcs, n_hvg - 1, "n_pcs = %s needs more highly variable genes: using %s PCs", verbose)
+  n_neighbor_pcs <- min(n_neighbor_pcs, n_pcs)
+  check_kept_cells(store_info(x), k = k, n_pcs = n_pcs)
   step("hvg", find_hvg(x, n = n_hvg))
   step("pca", run_pca(x, n_pcs = n_pcs, seed = seed, verbose = verbose))
   step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, verbose = verbose))
@@ -58,13 +69,53 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
     cells <- suppressMessages(obs(x))
     # The layout's rows are store rows: placed directly, without a second obs() read.
     layout <- rust(wrap__cs_umap_embedding, x$path)
-    cells$UMAP_1 <- cells$UMAP_2 <- NA_real_
+    cells$UMAP_1 <- NA_real_
+    cells$UMAP_2 <- NA_real_
     cells$UMAP_1[layout$cell_index] <- layout$embedding[, 1]
     cells$UMAP_2[layout$cell_index] <- layout$embedding[, 2]
     utils::write.csv(cells, file.path(output_dir, "cells.csv"), row.names = FALSE)
   })
   utils::write.csv(timings, file.path(output_dir, "timings.csv"), row.names = FALSE)
   invisible(list(store = x, timings = timings))
+}
+
+# One line on what the ingest filters kept.
+ingest_summary <- function(info) {
+  sprintf("ingest kept %s of %s barcodes (min_genes = %s) and %s of %s genes (min_cells = %s)",
+          num(info$n_cells), num(info$input_cells), num(info$min_genes), num(info$n_genes),
+          num(info$input_genes), num(info$min_cells))
+}
+
+# Warns when QC kept under 10% of the input barcodes, naming the filters that removed them;
+# stops when fewer cells remain than PCA (n_pcs + 1) and the neighbours (k + 1) need.
+check_kept_cells <- function(info, k, n_pcs) {
+  at_ingest <- info$input_cells - info$n_cells
+  as_outliers <- info$n_cells - info$n_kept
+  removed <- c(if (at_ingest > 0) sprintf("%s had fewer than min_genes = %s genes at ingest", num(at_ingest), num(info$min_genes)),
+               if (as_outliers > 0) sprintf("%s were QC outliers (3 MADs)", num(as_outliers)))
+  what <- sprintf("QC kept %s of %s barcodes (%.1f%%)%s", num(info$n_kept), num(info$input_cells),
+                  100 * info$n_kept / info$input_cells,
+                  if (length(removed) > 0) paste0(": ", paste(removed, collapse = "; ")) else "")
+  advice <- if (at_ingest >= as_outliers) {
+    paste0("If this is a raw (unfiltered) droplet matrix, most barcodes are empty droplets: use Cell Ranger's filtered ",
+           "matrix, or lower min_genes (run_pipeline(min_genes = ...), or --min-genes in run_pipeline.R).")
+  } else {
+    "Look at qc.png and obs(x): the outlier filter (find_outliers(), 3 MADs) removed most cells."
+  }
+  needed <- max(k, n_pcs) + 1
+  if (info$n_kept < needed) {
+    stop(sprintf("%s, too few for the analysis: the neighbours need more than k = %s cells and the PCA more than n_pcs = %s. %s",
+                 what, num(k), num(n_pcs), advice), call. = FALSE)
+  }
+  if (info$n_kept < 0.1 * info$input_cells) warning(paste0(what, ". ", advice), call. = FALSE, immediate. = TRUE)
+  invisible(info$n_kept)
+}
+
+# `value`, or `limit` with a message saying why when `value` is larger.
+at_most <- function(value, limit, why, verbose) {
+  if (value <= limit) return(value)
+  if (isTRUE(verbose)) message(sprintf(why, num(value), num(limit)))
+  limit
 }
 
 # Ingests by the kind of input: a directory (10x MTX), .h5ad, or .h5 (10x HDF5).

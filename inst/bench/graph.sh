@@ -48,9 +48,7 @@ if [ "${PEER:-1}" = 1 ] && [ -x "$py" ]; then
     o <- obs(x)[keep(x), ]; write.csv(data.frame(cell = o\$cell_id, snn = o\$leiden, umap = o\$leiden_umap), '$work/ours-leiden.csv', row.names = FALSE)
     g <- snn_graph(x); s <- Matrix::summary(Matrix::tril(g)); write.csv(s, '$work/ours-snn.csv', row.names = FALSE)"
   /usr/bin/time -v "$py" - "$store/pca.embedding" "$work/ours-leiden.csv" "$work/ours-snn.csv" > "$work/scanpy-graph.txt" 2> "$work/time-scanpy-graph.txt" <<'PY'
-import sys, time, numpy as np, pandas as pd, scipy.sparse as sp, anndata, scanpy as sc, igraph as ig
-if not hasattr(sp.csr_array, "getnnz"):  # scanpy 1.11's neighbors calls it; newer scikit-learn returns csr_array
-    sp.csr_array.getnnz = lambda self, axis=None: self._getnnz(axis=axis)
+import sys, time, numpy as np, pandas as pd, anndata, scanpy as sc, igraph as ig
 raw = open(sys.argv[1], "rb").read()
 n, k = np.frombuffer(raw[8:24], dtype="<u8")
 pcs = np.frombuffer(raw[64 + 4 * n:], dtype="<f4").reshape(n, k)

@@ -32,10 +32,8 @@ if [ "${PEER:-1}" = 1 ] && [ -x "$py" ]; then
   h5ad=$(h5ad_of "$peer_n")
   job "$peer_n-scanpy-settings" "$h5ad" ", k = 10, n_neighbor_pcs = 40, resolution = 1, umap_neighbors = 10"
   /usr/bin/time -v "$py" - "$h5ad" "$work/scanpy-job-$peer_n.png" > "$work/scanpy-job.txt" 2> "$work/time-scanpy-job.txt" <<'PY'
-import sys, time, scipy.sparse as sp, anndata, scanpy as sc, matplotlib
+import sys, time, anndata, scanpy as sc, matplotlib
 matplotlib.use("Agg")
-if not hasattr(sp.csr_array, "getnnz"):  # scanpy 1.11's neighbors calls it; newer scikit-learn returns csr_array
-    sp.csr_array.getnnz = lambda self, axis=None: self._getnnz(axis=axis)
 steps = []
 def step(name, f):
     t = time.time(); r = f(); steps.append((name, time.time() - t)); return r

@@ -76,6 +76,30 @@ test_that("Leiden on Seurat's graph beats igraph's modularity and agrees with Se
   expect_equal(attr(both, "clustering")$n_clusters, c(nlevels(at_half), nlevels(ours)))
 })
 
+test_that("Leiden ignores self-loops as Seurat: Seurat's sNN with, without or with 5x its diagonal clusters alike", {
+  seurat_obs <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "obs.csv"), row.names = 1)
+  g <- methods::as(Matrix::readMM(skip_without_shared("reference", "pbmc3k_seurat", "snn.mtx")), "CsparseMatrix")
+  expect_true(all(Matrix::diag(g) == 1))
+  ids <- rownames(utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "pca_embedding.csv"), row.names = 1))
+  no_loops <- g
+  Matrix::diag(no_loops) <- 0
+  no_loops <- Matrix::drop0(no_loops)
+  heavy_loops <- g
+  Matrix::diag(heavy_loops) <- 5
+  as_codes <- function(f) structure(f, clustering = NULL)
+  with_diag <- cluster_leiden(g, resolution = 0.5)
+  expect_identical(as_codes(cluster_leiden(no_loops, resolution = 0.5)), as_codes(with_diag))
+  expect_identical(as_codes(cluster_leiden(heavy_loops, resolution = 0.5)), as_codes(with_diag))
+  seurat <- seurat_obs[ids, "seurat_clusters"]
+  counted <- cluster_leiden(g, resolution = 0.5, self_loops = TRUE)
+  expect_gte(ari(with_diag, seurat), ari(counted, seurat))
+  expect_gte(ari(with_diag, seurat), 0.8)
+  # Counting the loops changes the objective: 5x the diagonal then does change the partition's quality.
+  expect_false(isTRUE(all.equal(attr(cluster_leiden(heavy_loops, resolution = 0.5, self_loops = TRUE), "clustering")$quality,
+                                attr(with_diag, "clustering")$quality)))
+  expect_error(cluster_leiden(g, self_loops = NA), "`self_loops` must be TRUE or FALSE")
+})
+
 test_that("Leiden on a kNN graph built like scanpy's agrees with scanpy's leiden", {
   emb <- reference_csv("pbmc3k_scanpy", "pca_embedding.csv")
   scanpy_obs <- utils::read.csv(skip_without_shared("reference", "pbmc3k_scanpy", "obs.csv"), row.names = 1)

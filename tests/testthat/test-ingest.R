@@ -61,16 +61,45 @@ test_that("normalised values are log1p(count / library size * 1e4) within f16 pr
   expect_equal(by_gene, norm[1:5, ])
 })
 
-test_that("filters follow Seurat: genes by min_cells first, then cells over kept genes", {
+# Seurat's CreateSeuratObject rule: cells by min.features over all genes, then genes by
+# min.cells over the kept cells; nCount / nFeature over the kept genes.
+seurat_filter <- function(m, min_cells, min_genes, min_counts = 0) {
+  cells <- Matrix::colSums(m > 0) >= min_genes & Matrix::colSums(m) >= min_counts
+  genes <- Matrix::rowSums(m[, cells, drop = FALSE] > 0) >= min_cells
+  m[genes, cells, drop = FALSE]
+}
+
+expect_seurat_filter <- function(x, m, ...) {
+  sub <- seurat_filter(m, ...)
+  expect_equal(dim(x), rev(dim(sub)))
+  expect_identical(obs(x)$cell_id, colnames(sub))
+  expect_identical(var(x)$gene_id, rownames(sub))
+  expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub)))
+  expect_equal(obs(x)$n_genes, unname(Matrix::colSums(sub > 0)))
+  expect_equal(var(x)$n_cells, unname(Matrix::rowSums(sub > 0)))
+  sub
+}
+
+test_that("filters follow Seurat: cells by min_genes over all genes, then genes by min_cells over kept cells", {
   x <- ingest_mtx(sim, tempfile("store_"), min_cells = 30, min_genes = 150, min_counts = 1000)
-  kept_genes <- Matrix::rowSums(oracle > 0) >= 30
-  sub <- oracle[kept_genes, ]
-  kept_cells <- Matrix::colSums(sub > 0) >= 150 & Matrix::colSums(sub) >= 1000
-  expect_lt(sum(kept_cells), 600)
-  expect_lt(sum(kept_genes), 400)
-  expect_equal(dim(x), c(sum(kept_cells), sum(kept_genes)))
-  expect_equal(counts(x), sub[, kept_cells])
-  expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub[, kept_cells])))
+  sub <- expect_seurat_filter(x, oracle, min_cells = 30, min_genes = 150, min_counts = 1000)
+  expect_lt(ncol(sub), 600)
+  expect_lt(nrow(sub), 400)
+  expect_equal(counts(x), sub)
+})
+
+test_that("a raw-droplet input (most barcodes empty) keeps Seurat's cells and genes", {
+  raw <- simulate_counts(n_cells = 300, n_genes = 500, n_clusters = 3, path = tempfile(), seed = 5, empty_fraction = 0.9)
+  m <- read_10x_oracle(raw)
+  empty <- attr(raw, "truth")$empty
+  expect_equal(mean(empty), 0.9, tolerance = 0.05)
+  expect_lt(stats::quantile(Matrix::colSums(m[, empty] > 0), 0.99), 100)
+  x <- ingest_mtx(raw, tempfile("store_"), min_cells = 3, min_genes = 100)
+  sub <- expect_seurat_filter(x, m, min_cells = 3, min_genes = 100)
+  expect_gt(mean(!empty[match(colnames(sub), colnames(m))]), 0.95)
+  # The old order (genes over all barcodes first) keeps genes seen only in empty droplets.
+  expect_gt(sum(Matrix::rowSums(m > 0) >= 3), nrow(sub))
+  expect_equal(counts(x), sub)
 })
 
 test_that("10x v2 (plain) and v3 (gzipped) layouts give the same store", {

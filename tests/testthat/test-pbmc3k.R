@@ -20,6 +20,20 @@ test_that("PBMC3k with min_cells = 3, min_genes = 200 matches Seurat exactly", {
   expect_equal(o$n_genes, seurat$nFeature_RNA)
 })
 
+test_that("PBMC3k at min_genes = 1000: Seurat's cells, genes, nCount_RNA and nFeature_RNA", {
+  m <- read_10x_oracle(pbmc_dir())
+  x <- ingest_mtx(pbmc_dir(), tempfile("pbmc_"), min_cells = 3, min_genes = 1000)
+  cells <- Matrix::colSums(m > 0) >= 1000
+  genes <- Matrix::rowSums(m[, cells] > 0) >= 3
+  sub <- m[genes, cells]
+  expect_equal(dim(x), c(531, sum(genes)))
+  expect_identical(obs(x)$cell_id, colnames(sub))
+  expect_identical(var(x)$gene_id, rownames(sub))
+  expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub)))
+  expect_equal(obs(x)$n_genes, unname(Matrix::colSums(sub > 0)))
+  expect_equal(min(var(x)$n_cells), 3)
+})
+
 test_that("PBMC3k subsets equal the source matrix; normalised values within f16 precision", {
   dir <- pbmc_dir()
   x <- ingest_mtx(dir, tempfile("pbmc_"))

@@ -25,6 +25,62 @@ test_that("run_pipeline goes from a 10x directory to clusters, plots and a resul
   expect_error(run_pipeline("data.csv", tempfile()), "'data.csv' is neither a 10x directory, an .h5ad file nor a 10x .h5 file")
 })
 
+test_that("cells.csv has UMAP_1 before UMAP_2", {
+  out <- tempfile("job_")
+  run_pipeline(simulate_counts(400, 600, n_clusters = 3, path = tempfile("sim_"), seed = 2), out,
+               n_pcs = 10, n_neighbor_pcs = 10, verbose = FALSE)
+  header <- names(utils::read.csv(file.path(out, "cells.csv"), nrows = 1))
+  expect_equal(utils::tail(header, 2), c("UMAP_1", "UMAP_2"))
+})
+
+test_that("run_pipeline on a 500-gene panel uses every gene, with a message", {
+  panel <- simulate_counts(1500, 500, n_clusters = 4, path = tempfile("panel_"), seed = 4, median_library = 8000)
+  out <- tempfile("job_")
+  expect_message(res <- run_pipeline(panel, out), "n_hvg = 2,000 is more than the genes in the store: using all 4[0-9]{2} genes")
+  expect_gt(dim(res$store)[2], 490)
+  expect_equal(sum(hvg(res$store)$highly_variable), dim(res$store)[2])
+  expect_gte(nlevels(obs(res$store)$leiden), 4)
+})
+
+test_that("run_pipeline on a raw-droplet input (95% empty barcodes) warns which filter removed them", {
+  raw <- simulate_counts(6000, 2000, n_clusters = 4, path = tempfile("raw_"), seed = 6, empty_fraction = 0.95)
+  truth <- attr(raw, "truth")
+  out <- tempfile("job_")
+  expect_warning(res <- run_pipeline(raw, out, verbose = FALSE),
+                 "QC kept .* of 6,000 barcodes .*: .* had fewer than min_genes = 200 genes at ingest.*raw \\(unfiltered\\) droplet matrix.*--min-genes")
+  o <- obs(res$store)
+  # Nearly every ingested barcode is a cell, and nearly every cell is ingested.
+  expect_lt(mean(truth$empty[match(o$cell_id, truth$cell_id)]), 0.01)
+  expect_gt(nrow(o), 0.95 * sum(!truth$empty))
+  expect_gte(nlevels(o$leiden), 4)
+  # Too few cells for the steps: a clear stop, not a crash.
+  expect_error(run_pipeline(raw, tempfile("job_"), min_genes = 700, verbose = FALSE),
+               "too few for the analysis: the neighbours need more than k = 20 cells.*lower min_genes")
+})
+
+test_that("the batch script takes its options and explains them", {
+  script <- system.file("scripts", "run_pipeline.R", package = "cellstream")
+  rscript <- file.path(R.home("bin"), "Rscript")
+  help <- suppressWarnings(system2(rscript, c(script, "--help"), stdout = TRUE, stderr = TRUE))
+  expect_true(any(grepl("--min-genes N", help)))
+  expect_true(any(grepl("--threads N", help)))
+  bad <- suppressWarnings(system2(rscript, c(script, "--no-such", "1"), stdout = TRUE, stderr = TRUE))
+  expect_equal(attr(bad, "status"), 1L)
+  expect_true(any(grepl("unknown option '--no-such'", bad)))
+  input <- simulate_counts(600, 800, n_clusters = 3, path = tempfile("sim_"), seed = 8)
+  out <- tempfile("job_")
+  log <- suppressWarnings(system2(rscript, c(script, "--min-genes=100", "--min-cells", "5", "--n-hvg", "300",
+                                             "--resolution", "0.5", "--k", "12", "--threads", "1", input, out),
+                                  stdout = TRUE, stderr = TRUE, env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":"))))
+  expect_null(attr(log, "status"))
+  x <- open_store(file.path(out, "store"))
+  info <- cellstream:::store_info(x)
+  expect_equal(c(info$min_genes, info$min_cells), c(100, 5))
+  expect_equal(sum(hvg(x)$highly_variable), 300)
+  expect_equal(ncol(neighbors(x)$index), 12)
+  expect_match(steps(x)$params[steps(x)$step == "leiden:leiden"], "resolution = 0.5")
+})
+
 test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc shows the outlier calls", {
   x <- ingest_mtx(simulate_counts(600, 500, n_clusters = 3, path = tempfile("sim_")), tempfile("store_"), min_cells = 3)
   calculate_qc_metrics(x)

@@ -123,7 +123,7 @@ fn cs_snn(store: Robj) -> Robj {
 }
 
 #[extendr]
-fn cs_leiden(store: Robj, resolution: Robj, names: Robj, objective: Robj, graph: Robj, seed: Robj, n_iterations: Robj) -> Robj {
+fn cs_leiden(store: Robj, resolution: Robj, names: Robj, objective: Robj, graph: Robj, self_loops: Robj, seed: Robj, n_iterations: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let options = leiden_options(&resolution, &objective, &seed, &n_iterations)?;
@@ -133,7 +133,7 @@ fn cs_leiden(store: Robj, resolution: Robj, names: Robj, objective: Robj, graph:
             "umap" => ClusterGraph::Umap,
             other => return Err(format!("`graph` must be \"snn\" or \"umap\", not \"{other}\"")),
         };
-        let req = LeidenRequest { columns: &columns, options: &options, graph };
+        let req = LeidenRequest { columns: &columns, options: &options, graph, self_loops: flag(&self_loops, "self_loops")? };
         let summary = cluster_leiden(&s.store, &mut s.db(), &req)?;
         Ok(list!(n_clusters = summary.iter().map(|s| s.0 as i32).collect::<Vec<i32>>(), quality = summary.iter().map(|s| s.1).collect::<Vec<f64>>()).into())
     })
@@ -164,7 +164,7 @@ fn cs_graphs_matrix(index: Robj, distance: Robj, snn_kind: Robj, prune: Robj) ->
 /// Leiden on a symmetric graph given as a dgCMatrix's p, i, x; labels are 0-based, one
 /// column per resolution.
 #[extendr]
-fn cs_leiden_matrix(p: Robj, i: Robj, x: Robj, resolution: Robj, objective: Robj, seed: Robj, n_iterations: Robj) -> Robj {
+fn cs_leiden_matrix(p: Robj, i: Robj, x: Robj, resolution: Robj, objective: Robj, self_loops: Robj, seed: Robj, n_iterations: Robj) -> Robj {
     guarded(|| {
         let p = p.as_integer_slice().ok_or("the graph's p must be integer")?;
         let i = i.as_integer_slice().ok_or("the graph's i must be integer")?;
@@ -172,7 +172,10 @@ fn cs_leiden_matrix(p: Robj, i: Robj, x: Robj, resolution: Robj, objective: Robj
         if x.iter().any(|&w| !(w >= 0.0 && w.is_finite())) {
             return Err("graph weights must be non-negative and finite".into());
         }
-        let g = Graph { row_ptr: p.iter().map(|&v| v as usize).collect(), col: i.iter().map(|&v| v as u32).collect(), weight: x.to_vec() };
+        let mut g = Graph { row_ptr: p.iter().map(|&v| v as usize).collect(), col: i.iter().map(|&v| v as u32).collect(), weight: x.to_vec() };
+        if !flag(&self_loops, "self_loops")? {
+            g.drop_self_loops();
+        }
         let clusterings = leiden_each(&g, &leiden_options(&resolution, &objective, &seed, &n_iterations)?).map_err(|e| e.to_string())?;
         let n = g.n_nodes();
         let labels = RMatrix::new_matrix(n, clusterings.len(), |r, c| clusterings[c].labels[r] as i32);

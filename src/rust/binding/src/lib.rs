@@ -61,7 +61,7 @@ fn guarded(body: impl FnOnce() -> Res<Robj>) -> Robj {
 
 #[extendr]
 #[allow(clippy::too_many_arguments)] // mirrors simulate_counts()
-fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: Robj, median_library: Robj, library_sdlog: Robj, theta: Robj, damaged_fraction: Robj, v3: Robj) -> Robj {
+fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: Robj, median_library: Robj, library_sdlog: Robj, theta: Robj, damaged_fraction: Robj, empty_fraction: Robj, v3: Robj) -> Robj {
     guarded(|| {
         let o = SimOptions {
             n_cells: count(&n_cells, "n_cells")? as usize,
@@ -72,6 +72,7 @@ fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: 
             library_sdlog: number(&library_sdlog, "library_sdlog")?,
             theta: number(&theta, "theta")?,
             damaged_fraction: number(&damaged_fraction, "damaged_fraction")?,
+            empty_fraction: number(&empty_fraction, "empty_fraction")?,
             v3: flag(&v3, "gzip")?,
         };
         if !(o.theta > 0.0 && o.median_library > 0.0 && o.library_sdlog >= 0.0 && (0.0..=1.0).contains(&o.damaged_fraction)) {
@@ -81,7 +82,7 @@ fn cs_simulate(dir: Robj, n_cells: Robj, n_genes: Robj, n_clusters: Robj, seed: 
         Ok(list!(
             nnz = sim.nnz as f64,
             cell_id = (0..o.n_cells).map(barcode).collect::<Vec<String>>(),
-            cluster = sim.cluster.iter().map(|&c| c as i32 + 1).collect::<Vec<i32>>(),
+            cluster = sim.cluster.iter().map(|c| c.map_or(Rint::na(), |k| Rint::from(k as i32 + 1))).collect::<Integers>(),
             damaged = sim.damaged
         )
         .into())

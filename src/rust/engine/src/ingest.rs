@@ -1,9 +1,13 @@
-//! The one ingest writer every reader feeds:
-//! 1. pre-scan: cells detected per gene (validates the whole input too);
-//! 2. gene filter (`min_cells`, over all input cells, as Seurat's `min.cells`);
-//! 3. write pass: per cell, drop filtered genes, compute library size and genes detected over
-//!    the kept genes, apply `min_genes` / `min_counts` (as Seurat's `min.features`), normalise,
-//!    write the CSR chunk, and spill (cell, gene, count) to one file per block of genes;
+//! The one ingest writer every reader feeds. Filters run in Seurat's order (`CreateSeuratObject`,
+//! and scanpy's tutorial: `filter_cells`, then `filter_genes`):
+//! 1. pre-scan (which also validates the whole input): each cell is kept when it has at least
+//!    `min_genes` genes and `min_counts` counts over **all** genes (Seurat's `min.features`),
+//!    and cells detected per gene are counted over the **kept** cells;
+//! 2. gene filter: genes detected in at least `min_cells` kept cells (Seurat's `min.cells`);
+//! 3. write pass: per kept cell, drop filtered genes, compute library size and genes detected
+//!    over the kept genes (Seurat's `nCount_RNA` / `nFeature_RNA`, so a kept cell may fall
+//!    below `min_genes` here), normalise, write the CSR chunk, and spill (cell, gene, count) to
+//!    one file per block of genes;
 //! 4. transpose: each gene block's spill (bounded by `genes_block_entries`) is sorted by gene
 //!    in memory and written as CSC chunks. Memory does not grow with the number of cells
 //!    beyond per-cell vectors of a few bytes.
@@ -21,11 +25,11 @@ use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Keep genes detected in at least this many input cells (Seurat `min.cells`).
+    /// Keep genes detected in at least this many kept cells (Seurat `min.cells`).
     pub min_cells: u32,
-    /// Keep cells with at least this many genes detected among kept genes (`min.features`).
+    /// Keep cells with at least this many genes detected over all genes (`min.features`).
     pub min_genes: u32,
-    /// Keep cells with at least this many counts among kept genes (scanpy `min_counts`).
+    /// Keep cells with at least this many counts over all genes (scanpy `min_counts`).
     pub min_counts: u64,
     /// Normalisation target (Seurat `scale.factor`, default 1e4).
     pub target_sum: f64,
@@ -77,15 +81,22 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
 
     let by_cell_dir = dir.join("by-cell.tmp");
     // A source that is not grouped by cell (or, combined, each such sample) is grouped once.
-    let cells_per_gene = loop {
-        match prescan(source, n_input_genes, interrupted) {
+    let scan = loop {
+        match prescan(source, n_input_cells, n_input_genes, opts, interrupted) {
             Err(Error::NotGroupedByCell(_)) => source.group_by_cell(&by_cell_dir, interrupted)?,
             other => break other?,
         }
     };
+    if !scan.keep_cell.contains(&true) {
+        return Err(Error::Input(format!(
+            "all {n_input_cells} cells were filtered away: none has at least min_genes = {} genes and min_counts = {} counts; lower the filters",
+            opts.min_genes, opts.min_counts
+        )));
+    }
+    let cells_per_gene = &scan.cells_per_gene;
     let kept_genes: Vec<u32> = (0..n_input_genes as u32).filter(|&g| cells_per_gene[g as usize] >= opts.min_cells).collect();
     if kept_genes.is_empty() {
-        return Err(Error::Input(format!("no gene is detected in at least min_cells = {} cells; lower min_cells", opts.min_cells)));
+        return Err(Error::Input(format!("no gene is detected in at least min_cells = {} of the kept cells; lower min_cells", opts.min_cells)));
     }
     let mut new_gene = vec![u32::MAX; n_input_genes];
     kept_genes.iter().enumerate().for_each(|(new, &old)| new_gene[old as usize] = new as u32);
@@ -93,13 +104,7 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
     let plan = GenePlan { new_gene, n_kept: kept_genes.len(), blocks: GeneBlocks::plan(&kept_nnz, opts.genes_block_entries) };
 
     let spill_dir = dir.join("by-gene.tmp");
-    let written = write_cells(source, dir, &plan, &spill_dir, opts, interrupted)?;
-    if written.source_cell.is_empty() {
-        return Err(Error::Input(format!(
-            "all {n_input_cells} cells were filtered away: none has at least min_genes = {} genes and min_counts = {} counts; lower the filters",
-            opts.min_genes, opts.min_counts
-        )));
-    }
+    let written = write_cells(source, dir, &plan, &scan.keep_cell, &spill_dir, opts, interrupted)?;
     let n_cells = written.source_cell.len();
     let gene_counts = transpose(dir, &spill_dir, &plan.blocks, &written, opts.target_sum, interrupted)?;
     let gene_cells = written.nnz_per_gene.iter().map(|&n| n as u32).collect();
@@ -139,14 +144,30 @@ pub fn ingest(source: &mut dyn CellSource, dir: &Path, opts: &IngestOptions, int
     Ok(Ingested { obs, var, manifest })
 }
 
-fn prescan(source: &mut dyn CellSource, n_genes: usize, interrupted: Interrupt) -> Result<Vec<u32>> {
+/// The cell filter's decision and, over the kept cells, the cells detected per gene.
+struct Prescan {
+    keep_cell: Vec<bool>,
+    cells_per_gene: Vec<u32>,
+}
+
+fn prescan(source: &mut dyn CellSource, n_cells: usize, n_genes: usize, opts: &IngestOptions, interrupted: Interrupt) -> Result<Prescan> {
+    // Cells without any entry never reach a batch: they are kept only without cell filters.
+    let mut keep_cell = vec![opts.min_genes == 0 && opts.min_counts == 0; n_cells];
     let mut cells_per_gene = vec![0u32; n_genes];
     source.pass(&mut |batch: CellBatch| {
         check(interrupted)?;
-        batch.genes.iter().for_each(|&g| cells_per_gene[g as usize] += 1);
+        for k in 0..batch.len() {
+            let (cell, genes, counts) = batch.cell(k);
+            let library_size: u64 = counts.iter().map(|&c| c as u64).sum();
+            let kept = genes.len() as u64 >= opts.min_genes as u64 && library_size >= opts.min_counts;
+            keep_cell[cell as usize] = kept;
+            if kept {
+                genes.iter().for_each(|&g| cells_per_gene[g as usize] += 1);
+            }
+        }
         Ok(())
     })?;
-    Ok(cells_per_gene)
+    Ok(Prescan { keep_cell, cells_per_gene })
 }
 
 /// What the gene filter decided: each input gene's new index (u32::MAX when dropped), the
@@ -206,14 +227,13 @@ struct PreparedCell {
     payload_len: usize,
 }
 
-fn write_cells(source: &mut dyn CellSource, dir: &Path, plan: &GenePlan, spill_dir: &Path, opts: &IngestOptions, interrupted: Interrupt) -> Result<WrittenCells> {
+fn write_cells(source: &mut dyn CellSource, dir: &Path, plan: &GenePlan, keep_cell: &[bool], spill_dir: &Path, opts: &IngestOptions, interrupted: Interrupt) -> Result<WrittenCells> {
     let (new_gene, n_genes, blocks) = (&plan.new_gene, plan.n_kept, &plan.blocks);
     let n_source_cells = source.labels().cell_ids.len() as u32;
     let csr_path = dir.join(CELLS_FILE);
     let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;
     let mut spills = SpillWriter::create(spill_dir, blocks.len())?;
     let mut out = WrittenCells { source_cell: Vec::new(), n_counts: Vec::new(), n_genes: Vec::new(), nnz: 0, nnz_per_gene: vec![0; n_genes] };
-    let keeps_empty_cells = opts.min_genes == 0 && opts.min_counts == 0;
     let mut next_source_cell = 0u32;
 
     let mut append = |cell: PreparedCell, out: &mut WrittenCells, csr: &mut ChunkWriter| -> Result<()> {
@@ -235,14 +255,12 @@ fn write_cells(source: &mut dyn CellSource, dir: &Path, plan: &GenePlan, spill_d
         check(interrupted)?;
         let prepared: Vec<Option<PreparedCell>> = (0..batch.len())
             .into_par_iter()
-            .map_init(Vec::new, |scratch, k| prepare_cell(&batch, k, new_gene, opts, scratch))
+            .map_init(Vec::new, |scratch, k| keep_cell[batch.cells[k] as usize].then(|| prepare_cell(&batch, k, new_gene, opts, scratch)))
             .collect();
         for (k, cell) in prepared.into_iter().enumerate() {
             let source_cell = batch.cells[k];
-            if keeps_empty_cells {
-                for c in next_source_cell..source_cell {
-                    append(empty_cell(c), &mut out, &mut csr)?;
-                }
+            for c in (next_source_cell..source_cell).filter(|&c| keep_cell[c as usize]) {
+                append(empty_cell(c), &mut out, &mut csr)?;
             }
             next_source_cell = source_cell + 1;
             if let Some(cell) = cell {
@@ -251,18 +269,16 @@ fn write_cells(source: &mut dyn CellSource, dir: &Path, plan: &GenePlan, spill_d
         }
         Ok(())
     })?;
-    if keeps_empty_cells {
-        for c in next_source_cell..n_source_cells {
-            append(empty_cell(c), &mut out, &mut csr)?;
-        }
+    for c in (next_source_cell..n_source_cells).filter(|&c| keep_cell[c as usize]) {
+        append(empty_cell(c), &mut out, &mut csr)?;
     }
     spills.finish()?;
     csr.finish()?;
     Ok(out)
 }
 
-/// Filters genes of cell `k`, applies the cell filters and compresses its chunk.
-fn prepare_cell(batch: &CellBatch, k: usize, new_gene: &[u32], opts: &IngestOptions, scratch: &mut Vec<u8>) -> Option<PreparedCell> {
+/// Filters genes of (kept) cell `k`, normalises and compresses its chunk.
+fn prepare_cell(batch: &CellBatch, k: usize, new_gene: &[u32], opts: &IngestOptions, scratch: &mut Vec<u8>) -> PreparedCell {
     let (source_cell, genes, counts) = batch.cell(k);
     let mut kept_genes = Vec::with_capacity(genes.len());
     let mut kept_counts = Vec::with_capacity(genes.len());
@@ -274,12 +290,9 @@ fn prepare_cell(batch: &CellBatch, k: usize, new_gene: &[u32], opts: &IngestOpti
         }
     }
     let library_size: u64 = kept_counts.iter().map(|&c| c as u64).sum();
-    if (kept_genes.len() as u32) < opts.min_genes || library_size < opts.min_counts {
-        return None;
-    }
     let norm: Vec<f16> = kept_counts.iter().map(|&c| log_normalise(c, library_size, opts.target_sum)).collect();
     let (compressed, payload_len) = compress_chunk(&kept_genes, &kept_counts, &norm, scratch);
-    Some(PreparedCell { source_cell, genes: kept_genes, counts: kept_counts, library_size, compressed, payload_len })
+    PreparedCell { source_cell, genes: kept_genes, counts: kept_counts, library_size, compressed, payload_len }
 }
 
 /// Writes the gene-major file from the spills, one gene block in memory at a time.

@@ -1,7 +1,8 @@
 //! Simulated 10x data: negative-binomial UMI counts with cluster-specific expression,
 //! log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin
-//! genes, and a few damaged cells with high mitochondrial fraction. Written as a 10x MTX directory of any
-//! size without holding the matrix in memory.
+//! genes, a few damaged cells with high mitochondrial fraction and, optionally, empty droplets
+//! (a raw, unfiltered matrix: barcodes holding a few UMIs of ambient RNA). Written as a 10x MTX
+//! directory of any size without holding the matrix in memory.
 //!
 //! Sampling is sparse, O(UMIs) per cell rather than O(genes): NB(mean mu, size r) is a
 //! Poisson(r ln(1 + mu/r)) number of clumps with Logarithmic(mu / (r + mu)) sizes. Clumps are
@@ -34,13 +35,16 @@ pub struct SimOptions {
     pub theta: f64,
     /// Fraction of damaged cells (mitochondrial expression x10).
     pub damaged_fraction: f64,
+    /// Fraction of barcodes that are empty droplets: ambient RNA (the clusters' mean profile)
+    /// with a median of `AMBIENT_LIBRARY` UMIs.
+    pub empty_fraction: f64,
     /// 10x layout: true = v3 (gzipped, features.tsv.gz), false = v2 (plain, genes.tsv).
     pub v3: bool,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { n_cells: 1000, n_genes: 2000, n_clusters: 5, seed: 1, median_library: 3000.0, library_sdlog: 0.5, theta: 3.0, damaged_fraction: 0.03, v3: true }
+        SimOptions { n_cells: 1000, n_genes: 2000, n_clusters: 5, seed: 1, median_library: 3000.0, library_sdlog: 0.5, theta: 3.0, damaged_fraction: 0.03, empty_fraction: 0.0, v3: true }
     }
 }
 
@@ -49,6 +53,9 @@ const CELLS_PER_GROUP: usize = 512;
 const GROUPS_PER_BATCH: usize = 8;
 
 const HB_GENES: [&str; 3] = ["HBB", "HBA1", "HBA2"];
+/// Median UMIs of an empty droplet, and the spread of its log library size.
+const AMBIENT_LIBRARY: f64 = 20.0;
+const AMBIENT_SDLOG: f64 = 1.0;
 
 /// Gene symbols: MT genes, then ribosomal, then haemoglobin, then GENE<k>.
 pub fn gene_symbols(n_genes: usize) -> Vec<String> {
@@ -66,7 +73,8 @@ pub fn barcode(cell: usize) -> String {
 
 /// Everything that is shared by all cells: cluster profiles as alias tables.
 struct Model {
-    /// Expression proportions per (cluster, damaged) profile, each summing to 1.
+    /// Expression proportions per (cluster, damaged) profile, each summing to 1, then the
+    /// ambient profile of empty droplets (the clusters' healthy profiles, weighted by size).
     profiles: Vec<Vec<f64>>,
     samplers: Vec<WeightedAliasIndex<f64>>,
     cluster_cdf: Vec<f64>,
@@ -110,13 +118,17 @@ impl Model {
         let weights: Vec<f64> = (0..o.n_clusters).map(|k| 1.0 / (k as f64 + 1.0).powf(0.6)).collect();
         let sum: f64 = weights.iter().sum();
         let cluster_cdf = weights.iter().scan(0.0, |acc, w| { *acc += w / sum; Some(*acc) }).collect();
+        let ambient: Vec<f64> = (0..o.n_genes).map(|g| (0..o.n_clusters).map(|k| weights[k] / sum * profiles[2 * k][g]).sum()).collect();
+        samplers.push(WeightedAliasIndex::new(ambient.clone()).map_err(|e| Error::Request(format!("cannot build the simulation model: {e}")))?);
+        profiles.push(ambient);
         Ok(Model { profiles, samplers, cluster_cdf })
     }
 }
 
-/// One simulated cell: its cluster, damaged flag and sorted (gene, count) pairs.
+/// One simulated barcode: its cluster (None for an empty droplet), damaged flag and sorted
+/// (gene, count) pairs.
 struct SimCell {
-    cluster: usize,
+    cluster: Option<usize>,
     damaged: bool,
     genes: Vec<u32>,
     counts: Vec<u32>,
@@ -127,8 +139,10 @@ fn simulate_cell(model: &Model, o: &SimOptions, cell: usize) -> SimCell {
     let u: f64 = rng.random();
     let cluster = model.cluster_cdf.iter().position(|&c| u <= c).unwrap_or(model.cluster_cdf.len() - 1);
     let damaged = rng.random_bool(o.damaged_fraction);
-    let profile = 2 * cluster + damaged as usize;
-    let library = o.median_library * f64::exp(o.library_sdlog * rng.sample::<f64, _>(rand_distr::StandardNormal));
+    // Drawn only when asked for, so that data without empty droplets keep their seeds' values.
+    let empty = o.empty_fraction > 0.0 && rng.random_bool(o.empty_fraction);
+    let (profile, median, sdlog) = if empty { (model.profiles.len() - 1, AMBIENT_LIBRARY, AMBIENT_SDLOG) } else { (2 * cluster + damaged as usize, o.median_library, o.library_sdlog) };
+    let library = median * f64::exp(sdlog * rng.sample::<f64, _>(rand_distr::StandardNormal));
     let proposals = Poisson::new(library).map(|p| p.sample(&mut rng) as usize).unwrap_or(0);
     let mut clumps: Vec<(u32, u32)> = Vec::with_capacity(proposals);
     for _ in 0..proposals {
@@ -148,7 +162,7 @@ fn simulate_cell(model: &Model, o: &SimOptions, cell: usize) -> SimCell {
             counts.push(n);
         }
     }
-    SimCell { cluster, damaged, genes, counts }
+    SimCell { cluster: (!empty).then_some(cluster), damaged: damaged && !empty, genes, counts }
 }
 
 /// Logarithmic(p) sample (Kemp's algorithm, as numpy's `logseries`).
@@ -206,21 +220,25 @@ impl Out {
 struct EncodedGroup {
     bytes: Vec<u8>,
     nnz: u64,
-    labels: Vec<(u32, bool)>,
+    labels: Vec<(Option<u32>, bool)>,
 }
 
-/// Summary of a simulation: per cell cluster labels and damaged flags (small outputs).
+/// Summary of a simulation: per barcode cluster labels (None: an empty droplet) and damaged
+/// flags (small outputs).
 pub struct Simulated {
     pub nnz: u64,
-    pub cluster: Vec<u32>,
+    pub cluster: Vec<Option<u32>>,
     pub damaged: Vec<bool>,
 }
 
 /// Writes a 10x directory `dir` (created; must not exist) and `truth.tsv(.gz)` beside the
-/// matrix with each cell's cluster and damaged flag. On error or interrupt, `dir` is removed.
+/// matrix with each barcode's cluster (1-based; 0 for an empty droplet) and damaged flag. On error or interrupt, `dir` is removed.
 pub fn simulate_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simulated> {
     if o.n_cells == 0 || o.n_genes < 20 || o.n_clusters == 0 {
         return Err(Error::Request("simulate_counts needs n_cells >= 1, n_genes >= 20 and n_clusters >= 1".into()));
+    }
+    if !(0.0..1.0).contains(&o.empty_fraction) {
+        return Err(Error::Request(format!("empty_fraction must be within [0, 1), not {}", o.empty_fraction)));
     }
     if dir.exists() {
         return Err(Error::Request(format!("'{}' already exists; choose a new directory", dir.display())));
@@ -256,7 +274,7 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
                         writeln!(text, "{} {} {}", g + 1, cell + 1, n).expect("in-memory write");
                     }
                     nnz += c.genes.len() as u64;
-                    labels.push((c.cluster as u32, c.damaged));
+                    labels.push((c.cluster.map(|k| k as u32), c.damaged));
                 }
                 EncodedGroup { bytes: Out::encode(o.v3, text), nnz, labels }
             })
@@ -290,7 +308,7 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
     features.finish(&features_path)?;
 
     let barcode_line = |c: usize| format!("{}\n", barcode(c));
-    let truth_line = |c: usize| format!("{}\t{}\t{}\n", barcode(c), sim.cluster[c] + 1, sim.damaged[c] as u8);
+    let truth_line = |c: usize| format!("{}\t{}\t{}\n", barcode(c), sim.cluster[c].map_or(0, |k| k + 1), sim.damaged[c] as u8);
     let tables: [(&str, &dyn Fn(usize) -> String); 2] = [("barcodes.tsv", &barcode_line), ("truth.tsv", &truth_line)];
     for (stem, line) in tables {
         let path = name(stem);

@@ -105,6 +105,8 @@ pub struct LeidenRequest<'a> {
     pub columns: &'a [String],
     pub options: &'a [LeidenOptions],
     pub graph: ClusterGraph,
+    /// Count the graph's diagonal in the objective (false: ignore it, as Seurat).
+    pub self_loops: bool,
 }
 
 /// Clusters the kept cells at each resolution; per column: (number of clusters, quality).
@@ -116,10 +118,13 @@ pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Re
     for column in req.columns {
         db.require_free_names(&format!("leiden:{column}"), "obs", std::slice::from_ref(column))?;
     }
-    let (cells, graph) = match req.graph {
+    let (cells, mut graph) = match req.graph {
         ClusterGraph::Snn => stored_snn(store, db)?,
         ClusterGraph::Umap => stored_knn(store, db).map(|(cells, knn)| (cells, fuzzy_graph(&knn)))?,
     };
+    if !req.self_loops {
+        graph.drop_self_loops();
+    }
     let clusterings = leiden_each(&graph, req.options).map_err(|e| e.to_string())?;
     drop(graph);
     let n_cells = db.n_cells()?;
@@ -130,7 +135,7 @@ pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Re
         let mut obs = Frame::default();
         obs.push(column.clone(), Column::Category { codes, levels: (0..c.n_clusters).map(|l| l.to_string()).collect(), ordered: false });
         let params = format!(
-            "resolution = {}, {}, {} graph, seed = {}: {} clusters, quality {:.4}, {} iterations",
+            "resolution = {}, {}, {} graph, self-loops {}, seed = {}: {} clusters, quality {:.4}, {} iterations",
             o.resolution,
             match o.objective {
                 Objective::Modularity => "modularity",
@@ -140,6 +145,7 @@ pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Re
                 ClusterGraph::Snn => "sNN",
                 ClusterGraph::Umap => "UMAP kNN",
             },
+            if req.self_loops { "counted" } else { "ignored" },
             o.seed,
             c.n_clusters,
             c.quality,

@@ -7,8 +7,11 @@
 //! - modularity: w_i the node's strength (weighted degree), scale = γ / 2m;
 //! - CPM: w_i the number of cells a node stands for, scale = γ;
 //!
-//! as igraph's `cluster_leiden`. A self-loop is one diagonal entry A_ii. Reported quality is
-//! the objective divided by 2m (for modularity: Newman's modularity at resolution γ).
+//! as igraph's `cluster_leiden`. A self-loop is one diagonal entry A_ii, counted once in the
+//! node's strength and in its community's weight; callers that follow Seurat (whose modularity
+//! optimiser reads only i < j entries) drop the diagonal first ([`Graph::drop_self_loops`]).
+//! Reported quality is the objective divided by 2m (for modularity: Newman's modularity at
+//! resolution γ).
 //!
 //! Parallel where it pays on few cores: building each aggregated graph, and several
 //! resolutions at once (each with its own seeded random stream, so a resolution's result does
@@ -414,6 +417,23 @@ mod tests {
         let two_m = 43.0;
         assert!((q - (41.0 - (22.0f64 * 22.0 + 21.0 * 21.0) / two_m) / two_m).abs() < 1e-12);
         assert!(modularity(&g, &[0; 10], 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn dropping_self_loops_leaves_the_other_edges() {
+        let mut g = two_cliques();
+        let with_loop = g.clone();
+        assert_eq!(g.drop_self_loops(), 1);
+        assert_eq!(g.col.len(), with_loop.col.len() - 1);
+        assert!((0..10).all(|i| g.edges(i).all(|(j, _)| j != i)));
+        for i in 0..10 {
+            let expected: Vec<(usize, f64)> = with_loop.edges(i).filter(|&(j, _)| j != i).collect();
+            assert_eq!(g.edges(i).collect::<Vec<_>>(), expected);
+        }
+        // 2m = 42 without the loop; K = 21 and 21; inside = 40.
+        let q = modularity(&g, &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 1.0);
+        assert!((q - (40.0 - 2.0 * 21.0 * 21.0 / 42.0) / 42.0).abs() < 1e-12);
+        assert_eq!(g.drop_self_loops(), 0);
     }
 
     #[test]

@@ -30,6 +30,29 @@ impl<W: Copy> Graph<W> {
         (0..self.n_nodes()).into_par_iter().map(|i| self.edges(i).map(|(_, w)| w.into()).sum()).collect()
     }
 
+    /// Removes the diagonal in place (Seurat's modularity optimiser and igraph on a simplified
+    /// graph do not count self-loops); returns how many entries were removed.
+    pub fn drop_self_loops(&mut self) -> usize {
+        let mut kept = 0;
+        let mut start = 0;
+        for i in 0..self.n_nodes() {
+            let end = self.row_ptr[i + 1];
+            for e in start..end {
+                if self.col[e] as usize != i {
+                    self.col[kept] = self.col[e];
+                    self.weight[kept] = self.weight[e];
+                    kept += 1;
+                }
+            }
+            start = end;
+            self.row_ptr[i + 1] = kept;
+        }
+        let removed = self.col.len() - kept;
+        self.col.truncate(kept);
+        self.weight.truncate(kept);
+        removed
+    }
+
     pub fn edges(&self, i: usize) -> impl Iterator<Item = (usize, W)> + '_ {
         let range = self.row_ptr[i]..self.row_ptr[i + 1];
         self.col[range.clone()].iter().map(|&j| j as usize).zip(self.weight[range].iter().copied())
