@@ -29,7 +29,9 @@ plot_embedding <- function(x, reduction = c("umap", "pca"), color_by = "leiden",
   axes <- paste0(prefix, dims)
   if (!all(axes %in% names(e))) stop(sprintf("`dims` must name coordinates of the %s embedding", reduction), call. = FALSE)
   n <- nrow(e)
-  point_size <- point_size %||% min(1.5, max(0.01, 25 / sqrt(n)))
+  # Chosen by looking at 1k-1M-cell plots at 7 x 6 in, 150 dpi: 70 / sqrt(n) keeps clusters
+  # solid but cells visible (0.7 at 10k); below 0.3 a point is under a pixel and clusters fade.
+  point_size <- point_size %||% min(1.5, max(0.3, 70 / sqrt(n)))
   alpha <- alpha %||% (if (n <= 10000) 1 else max(0.2, 1 - 0.2 * log10(n / 10000)))
   colour <- NULL
   if (!is.null(color_by)) {

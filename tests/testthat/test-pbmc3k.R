@@ -26,7 +26,8 @@ test_that("PBMC3k at min_genes = 1000: Seurat's cells, genes, nCount_RNA and nFe
   cells <- Matrix::colSums(m > 0) >= 1000
   genes <- Matrix::rowSums(m[, cells] > 0) >= 3
   sub <- m[genes, cells]
-  expect_equal(dim(x), c(531, sum(genes)))
+  expect_equal(dim(x), c(sum(cells), sum(genes)))
+  expect_equal(dim(x), c(534, 11519))
   expect_identical(obs(x)$cell_id, colnames(sub))
   expect_identical(var(x)$gene_id, rownames(sub))
   expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub)))
