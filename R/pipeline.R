@@ -92,7 +92,7 @@ check_kept_cells <- function(info, k, n_pcs) {
   at_ingest <- info$input_cells - info$n_cells
   as_outliers <- info$n_cells - info$n_kept
   removed <- c(if (at_ingest > 0) sprintf("%s had fewer than min_genes = %s genes at ingest", num(at_ingest), num(info$min_genes)),
-               if (as_outliers > 0) sprintf("%s were QC outliers (3 MADs)", num(as_outliers)))
+               if (as_outliers > 0) sprintf("%s %s QC outliers (3 MADs)", num(as_outliers), if (as_outliers == 1) "was" else "were"))
   what <- sprintf("QC kept %s of %s barcodes (%.1f%%)%s", num(info$n_kept), num(info$input_cells),
                   100 * info$n_kept / info$input_cells,
                   if (length(removed) > 0) paste0(": ", paste(removed, collapse = "; ")) else "")

@@ -57,7 +57,10 @@ plot_embedding <- function(x, reduction = c("umap", "pca"), color_by = "leiden",
     ggplot2::labs(x = axes[1], y = axes[2], colour = color_by) +
     ggplot2::theme_classic()
   if (!is.null(colour) && is.factor(e$.colour) && nlevels(e$.colour) > MAX_LEGEND_KEYS) {
-    p <- p + ggplot2::guides(colour = "none") +
+    # The default hue wheel gives neighbouring labels (e.g. the largest clusters "0", "1", ...)
+    # nearly the same colour when there are hundreds; golden-angle steps keep them apart.
+    hues <- (seq_len(nlevels(e$.colour)) * 137.508) %% 360
+    p <- p + ggplot2::scale_colour_manual(values = grDevices::hcl(h = hues, c = 90, l = 60), guide = "none") +
       ggplot2::labs(subtitle = sprintf("%s: %d categories (too many for a legend)", color_by, nlevels(e$.colour)))
   } else if (!is.null(colour) && is.factor(e$.colour)) {
     p <- p + ggplot2::guides(colour = ggplot2::guide_legend(override.aes = list(size = 3, alpha = 1)))

@@ -105,6 +105,12 @@ test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc sho
   expect_null(p$labels$subtitle)
   many <- plot_embedding(x, color_by = "cell_id")
   expect_equal(many$labels$subtitle, "cell_id: 600 categories (too many for a legend)")
+  # Hundreds of categories: consecutive labels (the largest clusters) far apart in colour.
+  colours <- unique(ggplot2::ggplot_build(many)$data[[1]][, c("colour", "group")])
+  luv <- grDevices::convertColor(t(grDevices::col2rgb(colours$colour[order(colours$group)])) / 255, "sRGB", "Luv")
+  expect_gt(min(sqrt(rowSums(diff(luv[1:40, ])^2))), 50)
+  # Point size: 70 / sqrt(n) within [0.3, 1.5] (1.5 at 600 cells).
+  expect_equal(p$layers[[1]]$aes_params$size, 1.5)
 
   gene <- var(x)$symbol[1]
   g <- plot_embedding(x, color_by = gene)
