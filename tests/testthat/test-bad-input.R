@@ -63,7 +63,7 @@ test_that("duplicates are found in files not sorted by cell too", {
 test_that("an empty matrix, and filters that remove everything", {
   expect_ingest_error(write_mtx(character(), 3, 3), "is an empty matrix")
   expect_ingest_error(write_mtx(good_lines, 3, 3), "all 3 cells were filtered away.*min_genes = 5", min_genes = 5)
-  expect_ingest_error(write_mtx(good_lines, 3, 3), "no gene is detected in at least min_cells = 4 cells", min_cells = 4)
+  expect_ingest_error(write_mtx(good_lines, 3, 3), "no gene is detected in at least min_cells = 4 of the kept cells", min_cells = 4)
   expect_ingest_error(write_mtx(good_lines, 3, 3), "`min_genes` must be a non-negative whole number", min_genes = -1)
 })
 
