@@ -17,6 +17,8 @@ test_that("run_pipeline goes from a 10x directory to clusters, plots and a resul
   # Four simulated cell types: Leiden at 0.8 finds them (and may split one).
   expect_gte(length(unique(stats::na.omit(cells$leiden))), 4)
   expect_true(all(steps(x)$current))
+  # Every step is checkpointed: the finished store holds no DuckDB write-ahead log.
+  expect_false(file.exists(file.path(x$path, "meta.duckdb.wal")))
   # An existing store is reopened, not ingested again.
   again <- run_pipeline("no such input", out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
   expect_equal(dim(again$store), dim(x))

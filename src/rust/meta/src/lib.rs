@@ -166,7 +166,14 @@ impl MetaDb {
         )
         .map_err(db_err("cannot update kept cells"))?;
         tx.commit().map_err(db_err("cannot update kept cells"))?;
+        self.checkpoint()?;
         self.generation()
+    }
+
+    /// Writes the write-ahead log into the database file, so that a store whose session ends
+    /// without closing (an R process that exits) holds no `meta.duckdb.wal`.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn.execute_batch("CHECKPOINT").map_err(db_err("cannot checkpoint the metadata database"))
     }
 }
 
@@ -249,6 +256,9 @@ mod tests {
         let mut qc = Frame::default();
         qc.push("pct_x", Column::Real(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(5.0)]));
         db.store_result(&StepRecord { step: "qc", uses_kept_cells: false, inputs: &[], params: "p".into(), tables: &[] }, &qc, &Frame::default()).unwrap();
+        // Each step is checkpointed: the database file holds it, with no write-ahead log left.
+        let wal = dir.path().join("m.duckdb.wal");
+        assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0), "{} bytes of WAL after a step", std::fs::metadata(&wal).unwrap().len());
         let mut flag = Frame::default();
         flag.push("bad", Column::Bool(vec![Some(false), Some(true), Some(false), Some(false), Some(true)]));
         db.store_result(&StepRecord { step: "outliers:bad", uses_kept_cells: false, inputs: &["qc"], params: "p".into(), tables: &[] }, &flag, &Frame::default()).unwrap();

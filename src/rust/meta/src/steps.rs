@@ -119,7 +119,8 @@ impl MetaDb {
         )
         .map_err(db_err(&failed))?;
         rebuild_views(&tx).map_err(|e| format!("{failed}: {e}"))?;
-        tx.commit().map_err(db_err(&failed))
+        tx.commit().map_err(db_err(&failed))?;
+        self.checkpoint()
     }
 
     fn serial(&self, step: &str) -> Result<Option<i64>> {
