@@ -102,6 +102,22 @@ test_that("a raw-droplet input (most barcodes empty) keeps Seurat's cells and ge
   expect_equal(counts(x), sub)
 })
 
+test_that("the filters equal SeuratObject's CreateSeuratObject on real cell-hashing data and raw droplets", {
+  skip_if_not_installed("SeuratObject")
+  chcl <- skip_without_shared("data", "doublets", "chcl")
+  raw <- simulate_counts(n_cells = 2000, n_genes = 800, n_clusters = 3, path = tempfile(), seed = 9, empty_fraction = 0.9)
+  for (case in list(list(chcl, 200), list(chcl, 100), list(raw, 150))) {
+    m <- read_10x_oracle(case[[1]])
+    seurat <- suppressWarnings(SeuratObject::CreateSeuratObject(m, min.cells = 3, min.features = case[[2]]))
+    x <- ingest_mtx(case[[1]], tempfile("store_"), min_cells = 3, min_genes = case[[2]])
+    expect_identical(obs(x)$cell_id, colnames(seurat))
+    expect_identical(var(x)$gene_id, rownames(m)[rownames(m) %in% rownames(seurat) | gsub("_", "-", rownames(m)) %in% rownames(seurat)])
+    expect_equal(dim(x), rev(dim(seurat)))
+    expect_equal(obs(x)$n_counts, unname(seurat$nCount_RNA))
+    expect_equal(obs(x)$n_genes, unname(seurat$nFeature_RNA))
+  }
+})
+
 test_that("10x v2 (plain) and v3 (gzipped) layouts give the same store", {
   v2 <- simulate_counts(n_cells = 600, n_genes = 400, n_clusters = 4, path = tempfile(), seed = 7, gzip = FALSE)
   expect_setequal(list.files(v2), c("matrix.mtx", "genes.tsv", "barcodes.tsv", "truth.tsv"))
