@@ -49,7 +49,7 @@ const CELL: f64 = 0.2;
 /// moved off ties as R's ehg124 (ties go to the upper cell), until cells hold few enough
 /// points; records the split values.
 fn split(xs: &[f64], l: usize, u: usize, lower: f64, upper: f64, cell_points: usize, vertices: &mut Vec<f64>) {
-    if u - l + 1 <= cell_points.max(1) {
+    if u - l < cell_points.max(1) {
         return;
     }
     // Fortran's m = (l + u) / 2 on 1-based positions.

@@ -27,10 +27,10 @@ pub fn run_qc(store: &Store, db: &mut MetaDb, req: &QcRequest, interrupted: Inte
     let qc = cell_qc(store, &sets, &req.top_n, interrupted).map_err(|e| e.to_string())?;
     let mut per_cell = Frame::default();
     for ((name, _), pct) in req.sets.iter().zip(qc.pct_in_set) {
-        per_cell.push(&format!("pct_{name}"), real(pct));
+        per_cell.push(format!("pct_{name}"), real(pct));
     }
     for (n, pct) in req.top_n.iter().zip(qc.pct_in_top) {
-        per_cell.push(&format!("pct_top_{n}"), real(pct));
+        per_cell.push(format!("pct_top_{n}"), real(pct));
     }
     let n_cells = store.n_cells() as f64;
     let genes = db.query("SELECT n_cells, n_counts FROM var ORDER BY gene_index")?;
@@ -111,7 +111,7 @@ pub fn find_outliers(db: &mut MetaDb, rules: &[MetricRule], by: Option<&str>, co
         let mut stored = Frame::default();
         stored.push(column, Column::Bool(any.iter().map(|&a| Some(a)).collect()));
         let inputs: &[&str] = if db.steps()?.iter().any(|s| s.step == "qc") { &["qc"] } else { &[] };
-        let params = rules.iter().map(|r| describe_rule(r)).collect::<Vec<_>>().join("; ") + &by.map(|b| format!("; by {b}")).unwrap_or_default();
+        let params = rules.iter().map(describe_rule).collect::<Vec<_>>().join("; ") + &by.map(|b| format!("; by {b}")).unwrap_or_default();
         db.store_result(&StepRecord { step: &format!("outliers:{column}"), uses_kept_cells: false, inputs, params, tables: &[] }, &stored, &Frame::default())?;
     }
     Ok((flags, table))

@@ -126,7 +126,7 @@ impl MetaDb {
     fn serial(&self, step: &str) -> Result<Option<i64>> {
         let mut stmt = self.conn.prepare("SELECT serial FROM steps WHERE step = ?").map_err(db_err("cannot read the steps"))?;
         let mut rows = stmt.query(params![step]).map_err(db_err("cannot read the steps"))?;
-        Ok(rows.next().map_err(db_err("cannot read the steps"))?.map(|r| r.get(0)).transpose().map_err(db_err("cannot read the steps"))?)
+        rows.next().map_err(db_err("cannot read the steps"))?.map(|r| r.get(0)).transpose().map_err(db_err("cannot read the steps"))
     }
 
     fn step_columns(&self, step: &str) -> Result<Vec<String>> {

@@ -62,7 +62,7 @@ pub enum Metric {
 
 /// `data`: n rows x `dims` columns, row-major.
 pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, method: Method, metric: Metric, seed: u64) -> Result<Knn> {
-    let n = if dims == 0 { 0 } else { data.len() / dims };
+    let n = data.len().checked_div(dims).unwrap_or(0);
     if k < 2 || k >= n {
         return Err(Error::Request(format!("k (neighbours per cell, the cell itself included) must be at least 2 and smaller than the number of cells ({n}), not {k}")));
     }

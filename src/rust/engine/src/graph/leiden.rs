@@ -461,7 +461,7 @@ mod tests {
         for c in &runs[..2] {
             assert_eq!(c.n_clusters, 12);
             // Every true cluster maps to one found cluster.
-            let mut seen = vec![u32::MAX; 12];
+            let mut seen = [u32::MAX; 12];
             for (&t, &l) in truth.iter().zip(&c.labels) {
                 assert!(seen[t] == u32::MAX || seen[t] == l);
                 seen[t] = l;

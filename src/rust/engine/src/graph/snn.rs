@@ -147,10 +147,10 @@ mod tests {
                 (f[0].parse::<u32>().unwrap() - 1, f[1].parse::<u32>().unwrap() - 1, f[2].parse().unwrap())
             })
             .collect();
-        expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        expected.sort_by_key(|a| (a.0, a.1));
         // The file stores the lower triangle of the symmetric matrix.
         let mut ours: Vec<(u32, u32, f64)> = (0..g.n_nodes()).flat_map(|i| (g.row_ptr[i]..g.row_ptr[i + 1]).map(move |p| (i as u32, p))).filter(|&(i, p)| g.col[p] <= i).map(|(i, p)| (i, g.col[p], g.weight[p] as f64)).collect();
-        ours.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        ours.sort_by_key(|a| (a.0, a.1));
         assert_eq!(ours.len(), expected.len(), "edge count");
         for (a, b) in ours.iter().zip(&expected) {
             assert_eq!((a.0, a.1), (b.0, b.1));

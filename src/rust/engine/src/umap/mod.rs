@@ -101,7 +101,7 @@ mod tests {
         let again = umap(&knn, &pcs, &options, &|| false, &|_| ()).unwrap();
         assert_eq!(run.embedding, again.embedding);
         // Every cell is nearer its own cluster's centre than any other cluster's.
-        let mut centre = vec![[0.0f64; 2]; 5];
+        let mut centre = [[0.0f64; 2]; 5];
         let mut count = vec![0.0; 5];
         for (i, &c) in truth.iter().enumerate() {
             centre[c][0] += run.embedding[2 * i] as f64;
