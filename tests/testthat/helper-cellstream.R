@@ -37,6 +37,27 @@ read_10x_oracle <- function(dir) {
   m
 }
 
+# Seurat's CreateSeuratObject rule: cells by min.features over all genes, then genes by
+# min.cells over the kept cells; nCount / nFeature over the kept genes.
+seurat_filter <- function(m, min_cells, min_genes, min_counts = 0) {
+  cells <- Matrix::colSums(m > 0) >= min_genes & Matrix::colSums(m) >= min_counts
+  genes <- Matrix::rowSums(m[, cells, drop = FALSE] > 0) >= min_cells
+  m[genes, cells, drop = FALSE]
+}
+
+# A store's cells, genes and per-cell / per-gene counts equal Seurat's rule on `m`; returns
+# the filtered matrix.
+expect_seurat_filter <- function(x, m, ...) {
+  sub <- seurat_filter(m, ...)
+  expect_equal(dim(x), rev(dim(sub)))
+  expect_identical(obs(x)$cell_id, colnames(sub))
+  expect_identical(var(x)$gene_id, rownames(sub))
+  expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub)))
+  expect_equal(obs(x)$n_genes, unname(Matrix::colSums(sub > 0)))
+  expect_equal(var(x)$n_cells, unname(Matrix::rowSums(sub > 0)))
+  sub
+}
+
 # Nothing but `expected` may remain in `dir` after a failed ingest.
 expect_only_files <- function(dir, expected = character()) {
   expect_setequal(list.files(dir, all.files = TRUE, no.. = TRUE), expected)

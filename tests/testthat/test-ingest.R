@@ -61,25 +61,6 @@ test_that("normalised values are log1p(count / library size * 1e4) within f16 pr
   expect_equal(by_gene, norm[1:5, ])
 })
 
-# Seurat's CreateSeuratObject rule: cells by min.features over all genes, then genes by
-# min.cells over the kept cells; nCount / nFeature over the kept genes.
-seurat_filter <- function(m, min_cells, min_genes, min_counts = 0) {
-  cells <- Matrix::colSums(m > 0) >= min_genes & Matrix::colSums(m) >= min_counts
-  genes <- Matrix::rowSums(m[, cells, drop = FALSE] > 0) >= min_cells
-  m[genes, cells, drop = FALSE]
-}
-
-expect_seurat_filter <- function(x, m, ...) {
-  sub <- seurat_filter(m, ...)
-  expect_equal(dim(x), rev(dim(sub)))
-  expect_identical(obs(x)$cell_id, colnames(sub))
-  expect_identical(var(x)$gene_id, rownames(sub))
-  expect_equal(obs(x)$n_counts, unname(Matrix::colSums(sub)))
-  expect_equal(obs(x)$n_genes, unname(Matrix::colSums(sub > 0)))
-  expect_equal(var(x)$n_cells, unname(Matrix::rowSums(sub > 0)))
-  sub
-}
-
 test_that("filters follow Seurat: cells by min_genes over all genes, then genes by min_cells over kept cells", {
   x <- ingest_mtx(sim, tempfile("store_"), min_cells = 30, min_genes = 150, min_counts = 1000)
   sub <- expect_seurat_filter(x, oracle, min_cells = 30, min_genes = 150, min_counts = 1000)
@@ -89,6 +70,7 @@ test_that("filters follow Seurat: cells by min_genes over all genes, then genes 
 })
 
 test_that("a raw-droplet input (most barcodes empty) keeps Seurat's cells and genes", {
+  expect_error(simulate_counts(10, 100, path = tempfile(), empty_fraction = 1), "empty_fraction must be within \\[0, 1\\), not 1")
   raw <- simulate_counts(n_cells = 300, n_genes = 500, n_clusters = 3, path = tempfile(), seed = 5, empty_fraction = 0.9)
   m <- read_10x_oracle(raw)
   empty <- attr(raw, "truth")$empty

@@ -172,12 +172,9 @@ fn cs_leiden_matrix(p: Robj, i: Robj, x: Robj, resolution: Robj, objective: Robj
         if x.iter().any(|&w| !(w >= 0.0 && w.is_finite())) {
             return Err("graph weights must be non-negative and finite".into());
         }
-        let mut g = Graph { row_ptr: p.iter().map(|&v| v as usize).collect(), col: i.iter().map(|&v| v as u32).collect(), weight: x.to_vec() };
-        if !flag(&self_loops, "self_loops")? {
-            g.drop_self_loops();
-        }
-        let clusterings = leiden_each(&g, &leiden_options(&resolution, &objective, &seed, &n_iterations)?).map_err(|e| e.to_string())?;
+        let g = Graph { row_ptr: p.iter().map(|&v| v as usize).collect(), col: i.iter().map(|&v| v as u32).collect(), weight: x.to_vec() };
         let n = g.n_nodes();
+        let clusterings = leiden_each(g, flag(&self_loops, "self_loops")?, &leiden_options(&resolution, &objective, &seed, &n_iterations)?).map_err(|e| e.to_string())?;
         let labels = RMatrix::new_matrix(n, clusterings.len(), |r, c| clusterings[c].labels[r] as i32);
         Ok(list!(labels = labels, n_clusters = clusterings.iter().map(|c| c.n_clusters as i32).collect::<Vec<i32>>(), quality = clusterings.iter().map(|c| c.quality).collect::<Vec<f64>>()).into())
     })

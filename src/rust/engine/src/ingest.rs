@@ -151,15 +151,15 @@ struct Prescan {
 }
 
 fn prescan(source: &mut dyn CellSource, n_cells: usize, n_genes: usize, opts: &IngestOptions, interrupted: Interrupt) -> Result<Prescan> {
-    // Cells without any entry never reach a batch: they are kept only without cell filters.
-    let mut keep_cell = vec![opts.min_genes == 0 && opts.min_counts == 0; n_cells];
+    let passes = |n_genes: usize, library_size: u64| n_genes as u64 >= opts.min_genes as u64 && library_size >= opts.min_counts;
+    // Cells without any entry never reach a batch.
+    let mut keep_cell = vec![passes(0, 0); n_cells];
     let mut cells_per_gene = vec![0u32; n_genes];
     source.pass(&mut |batch: CellBatch| {
         check(interrupted)?;
         for k in 0..batch.len() {
             let (cell, genes, counts) = batch.cell(k);
-            let library_size: u64 = counts.iter().map(|&c| c as u64).sum();
-            let kept = genes.len() as u64 >= opts.min_genes as u64 && library_size >= opts.min_counts;
+            let kept = passes(genes.len(), counts.iter().map(|&c| c as u64).sum());
             keep_cell[cell as usize] = kept;
             if kept {
                 genes.iter().for_each(|&g| cells_per_gene[g as usize] += 1);

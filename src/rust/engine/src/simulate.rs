@@ -232,7 +232,8 @@ pub struct Simulated {
 }
 
 /// Writes a 10x directory `dir` (created; must not exist) and `truth.tsv(.gz)` beside the
-/// matrix with each barcode's cluster (1-based; 0 for an empty droplet) and damaged flag. On error or interrupt, `dir` is removed.
+/// matrix with each barcode's cluster (1-based; 0 for an empty droplet) and damaged flag. On
+/// error or interrupt, `dir` is removed.
 pub fn simulate_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simulated> {
     if o.n_cells == 0 || o.n_genes < 20 || o.n_clusters == 0 {
         return Err(Error::Request("simulate_counts needs n_cells >= 1, n_genes >= 20 and n_clusters >= 1".into()));

@@ -118,15 +118,11 @@ pub fn cluster_leiden(store: &Store, db: &mut MetaDb, req: &LeidenRequest) -> Re
     for column in req.columns {
         db.require_free_names(&format!("leiden:{column}"), "obs", std::slice::from_ref(column))?;
     }
-    let (cells, mut graph) = match req.graph {
+    let (cells, graph) = match req.graph {
         ClusterGraph::Snn => stored_snn(store, db)?,
         ClusterGraph::Umap => stored_knn(store, db).map(|(cells, knn)| (cells, fuzzy_graph(&knn)))?,
     };
-    if !req.self_loops {
-        graph.drop_self_loops();
-    }
-    let clusterings = leiden_each(&graph, req.options).map_err(|e| e.to_string())?;
-    drop(graph);
+    let clusterings = leiden_each(graph, req.self_loops, req.options).map_err(|e| e.to_string())?;
     let n_cells = db.n_cells()?;
     let mut summary = Vec::new();
     for ((column, c), o) in req.columns.iter().zip(&clusterings).zip(req.options) {

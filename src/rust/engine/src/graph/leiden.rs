@@ -86,9 +86,13 @@ pub fn leiden<W: Copy + Into<f64> + Sync>(g: &Graph<W>, options: &LeidenOptions)
     Ok(Clustering { labels, n_clusters, quality, iterations })
 }
 
-/// Several resolutions on one graph, in parallel.
-pub fn leiden_each<W: Copy + Into<f64> + Sync>(g: &Graph<W>, options: &[LeidenOptions]) -> Result<Vec<Clustering>> {
-    options.par_iter().map(|o| leiden(g, o)).collect()
+/// Several resolutions on one graph, in parallel. Without `count_self_loops` the diagonal is
+/// dropped first (in place; the graph is consumed), as Seurat's modularity optimiser ignores it.
+pub fn leiden_each<W: Copy + Into<f64> + Sync>(mut g: Graph<W>, count_self_loops: bool, options: &[LeidenOptions]) -> Result<Vec<Clustering>> {
+    if !count_self_loops {
+        g.drop_self_loops();
+    }
+    options.par_iter().map(|o| leiden(&g, o)).collect()
 }
 
 /// Σ_ij (A_ij - scale · w_i · w_j) over pairs in the same cluster.
@@ -456,7 +460,7 @@ mod tests {
     fn recovers_clusters_of_points_reproducibly() {
         let (points, truth) = crate::testdir::clustered_points(3_000, 10, 12, 3);
         let g = snn(&find_knn(&points, 10, 20, Method::Exact, Metric::Euclidean, 0).unwrap(), SnnWeight::Jaccard { prune: 1.0 / 15.0 });
-        let runs = leiden_each(&g, &[options(1.0, Objective::Modularity), options(1.0, Objective::Modularity), options(0.5, Objective::Modularity)]).unwrap();
+        let runs = leiden_each(g, true, &[options(1.0, Objective::Modularity), options(1.0, Objective::Modularity), options(0.5, Objective::Modularity)]).unwrap();
         assert_eq!(runs[0], runs[1]);
         for c in &runs[..2] {
             assert_eq!(c.n_clusters, 12);
