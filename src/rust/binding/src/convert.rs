@@ -1,11 +1,11 @@
 //! R value -> Rust value conversions with messages naming the R argument.
 
 use super::Res;
+use cellstream_engine::input::combine::GeneUniverse;
 use cellstream_engine::pca::kernels::Dense;
+use cellstream_engine::store::ingest::IngestOptions;
 use cellstream_engine::store::Layer;
-use cellstream_engine::combine::GeneUniverse;
-use cellstream_engine::ingest::IngestOptions;
-use cellstream_meta::{Column, Frame};
+use cellstream_steps::{Column, Frame};
 use extendr_api::prelude::*;
 use std::path::PathBuf;
 
@@ -22,7 +22,11 @@ pub fn path(x: &Robj, arg: &str) -> Res<PathBuf> {
 
 /// A character vector of paths (one per input).
 pub fn paths(x: &Robj, arg: &str) -> Res<Vec<PathBuf>> {
-    Ok(optional_strings(x, arg)?.ok_or_else(|| format!("`{arg}` must be a character vector"))?.into_iter().map(PathBuf::from).collect())
+    Ok(optional_strings(x, arg)?
+        .ok_or_else(|| format!("`{arg}` must be a character vector"))?
+        .into_iter()
+        .map(PathBuf::from)
+        .collect())
 }
 
 /// A character vector without NA, or `None` for NULL.
@@ -30,22 +34,39 @@ pub fn optional_strings(x: &Robj, arg: &str) -> Res<Option<Vec<String>>> {
     if x.is_null() {
         return Ok(None);
     }
-    let v = x.as_str_iter().ok_or_else(|| format!("`{arg}` must be a character vector"))?;
-    v.map(|s| if s.is_na() { Err(format!("`{arg}` must not contain NA")) } else { Ok(s.to_owned()) }).collect::<Res<_>>().map(Some)
+    let v = x
+        .as_str_iter()
+        .ok_or_else(|| format!("`{arg}` must be a character vector"))?;
+    v.map(|s| {
+        if s.is_na() {
+            Err(format!("`{arg}` must not contain NA"))
+        } else {
+            Ok(s.to_owned())
+        }
+    })
+    .collect::<Res<_>>()
+    .map(Some)
 }
 
 pub fn gene_universe(x: &Robj) -> Res<GeneUniverse> {
     match string(x, "genes")?.as_str() {
         "union" => Ok(GeneUniverse::Union),
         "intersection" => Ok(GeneUniverse::Intersection),
-        other => Err(format!("`genes` must be \"union\" or \"intersection\", not \"{other}\"")),
+        other => Err(format!(
+            "`genes` must be \"union\" or \"intersection\", not \"{other}\""
+        )),
     }
 }
 
 /// The ingest filters, from the R list `filters` (min_cells, min_genes, min_counts, target_sum).
 pub fn ingest_options(filters: &Robj) -> Res<IngestOptions> {
     let list = filters.as_list().ok_or("`filters` must be a list")?;
-    let get = |name: &str| list.iter().find(|(n, _)| *n == name).map(|(_, v)| v).ok_or_else(|| format!("`filters` lacks {name}"));
+    let get = |name: &str| {
+        list.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| format!("`filters` lacks {name}"))
+    };
     Ok(IngestOptions {
         min_cells: count(&get("min_cells")?, "min_cells")? as u32,
         min_genes: count(&get("min_genes")?, "min_genes")? as u32,
@@ -80,14 +101,28 @@ pub fn flag(x: &Robj, arg: &str) -> Res<bool> {
 }
 
 pub fn flags(x: &Robj, arg: &str) -> Res<Vec<bool>> {
-    let v = x.as_logical_slice().ok_or_else(|| format!("`{arg}` must be a logical vector"))?;
-    v.iter().map(|b| if b.is_na() { Err(format!("`{arg}` must not contain NA")) } else { Ok(b.is_true()) }).collect()
+    let v = x
+        .as_logical_slice()
+        .ok_or_else(|| format!("`{arg}` must be a logical vector"))?;
+    v.iter()
+        .map(|b| {
+            if b.is_na() {
+                Err(format!("`{arg}` must not contain NA"))
+            } else {
+                Ok(b.is_true())
+            }
+        })
+        .collect()
 }
 
 /// 0-based indices from the R side's already validated 0-based integer vector.
 pub fn rust_indices(x: &Robj, arg: &str) -> Res<Vec<u32>> {
-    let v = x.as_integer_slice().ok_or_else(|| format!("`{arg}` must be an integer vector"))?;
-    v.iter().map(|&i| u32::try_from(i).map_err(|_| format!("`{arg}` holds an invalid index"))).collect()
+    let v = x
+        .as_integer_slice()
+        .ok_or_else(|| format!("`{arg}` must be an integer vector"))?;
+    v.iter()
+        .map(|&i| u32::try_from(i).map_err(|_| format!("`{arg}` holds an invalid index")))
+        .collect()
 }
 
 pub fn layer_of(x: &Robj) -> Res<Layer> {
@@ -105,17 +140,53 @@ pub fn table_to_list(t: Frame) -> Robj {
         .columns
         .into_iter()
         .map(|c| match c {
-            Column::Bool(v) => v.into_iter().map(|b| b.map_or(Rbool::na(), Rbool::from)).collect::<Logicals>().into(),
-            Column::Int(v) if v.iter().flatten().all(|&i| i > i32::MIN as i64 && i <= i32::MAX as i64) => {
-                v.into_iter().map(|i| i.map_or(Rint::na(), |i| Rint::from(i as i32))).collect::<Integers>().into()
+            Column::Bool(v) => v
+                .into_iter()
+                .map(|b| b.map_or(Rbool::na(), Rbool::from))
+                .collect::<Logicals>()
+                .into(),
+            Column::Int(v)
+                if v.iter()
+                    .flatten()
+                    .all(|&i| i > i32::MIN as i64 && i <= i32::MAX as i64) =>
+            {
+                v.into_iter()
+                    .map(|i| i.map_or(Rint::na(), |i| Rint::from(i as i32)))
+                    .collect::<Integers>()
+                    .into()
             }
-            Column::Int(v) => v.into_iter().map(|i| i.map_or(Rfloat::na(), |i| Rfloat::from(i as f64))).collect::<Doubles>().into(),
-            Column::Real(v) => v.into_iter().map(|f| f.map_or(Rfloat::na(), Rfloat::from)).collect::<Doubles>().into(),
-            Column::Text(v) => v.into_iter().map(|s| s.map_or(Rstr::na(), |s| Rstr::from(s.as_str()))).collect::<Strings>().into(),
-            Column::Category { codes, levels, ordered } => {
-                let mut f: Robj = codes.into_iter().map(|c| c.map_or(Rint::na(), |c| Rint::from(c as i32 + 1))).collect::<Integers>().into();
+            Column::Int(v) => v
+                .into_iter()
+                .map(|i| i.map_or(Rfloat::na(), |i| Rfloat::from(i as f64)))
+                .collect::<Doubles>()
+                .into(),
+            Column::Real(v) => v
+                .into_iter()
+                .map(|f| f.map_or(Rfloat::na(), Rfloat::from))
+                .collect::<Doubles>()
+                .into(),
+            Column::Text(v) => v
+                .into_iter()
+                .map(|s| s.map_or(Rstr::na(), |s| Rstr::from(s.as_str())))
+                .collect::<Strings>()
+                .into(),
+            Column::Category {
+                codes,
+                levels,
+                ordered,
+            } => {
+                let mut f: Robj = codes
+                    .into_iter()
+                    .map(|c| c.map_or(Rint::na(), |c| Rint::from(c as i32 + 1)))
+                    .collect::<Integers>()
+                    .into();
                 f.set_attrib("levels", levels).expect("levels on a fresh vector");
-                f.set_class(if ordered { &["ordered", "factor"][..] } else { &["factor"][..] }).expect("class on a fresh vector");
+                f.set_class(if ordered {
+                    &["ordered", "factor"][..]
+                } else {
+                    &["factor"][..]
+                })
+                .expect("class on a fresh vector");
                 f
             }
         })
@@ -127,18 +198,38 @@ pub fn table_to_list(t: Frame) -> Robj {
 
 /// A vector of whole numbers >= 1 (e.g. top-N sizes).
 pub fn positive_counts(x: &Robj, arg: &str) -> Res<Vec<usize>> {
-    let v: Vec<f64> = if let Some(r) = x.as_real_slice() { r.to_vec() } else if let Some(i) = x.as_integer_slice() { i.iter().map(|&i| i as f64).collect() } else { return Err(format!("`{arg}` must be numeric")) };
-    v.iter().map(|&v| if v >= 1.0 && v.fract() == 0.0 { Ok(v as usize) } else { Err(format!("`{arg}` must hold whole numbers >= 1, not {v}")) }).collect()
+    let v: Vec<f64> = if let Some(r) = x.as_real_slice() {
+        r.to_vec()
+    } else if let Some(i) = x.as_integer_slice() {
+        i.iter().map(|&i| i as f64).collect()
+    } else {
+        return Err(format!("`{arg}` must be numeric"));
+    };
+    v.iter()
+        .map(|&v| {
+            if v >= 1.0 && v.fract() == 0.0 {
+                Ok(v as usize)
+            } else {
+                Err(format!("`{arg}` must hold whole numbers >= 1, not {v}"))
+            }
+        })
+        .collect()
 }
 
 /// A numeric vector where NA means "none".
 pub fn optional_numbers(x: &Robj, arg: &str) -> Res<Vec<Option<f64>>> {
-    let v = x.as_real_slice().ok_or_else(|| format!("`{arg}` must be a double vector"))?;
+    let v = x
+        .as_real_slice()
+        .ok_or_else(|| format!("`{arg}` must be a double vector"))?;
     Ok(v.iter().map(|&v| (!v.is_nan()).then_some(v)).collect())
 }
 
 pub fn optional_string(x: &Robj, arg: &str) -> Res<Option<String>> {
-    if x.is_null() { Ok(None) } else { string(x, arg).map(Some) }
+    if x.is_null() {
+        Ok(None)
+    } else {
+        string(x, arg).map(Some)
+    }
 }
 
 /// 0-based store rows -> R's 1-based ones.
@@ -163,5 +254,8 @@ pub fn matrix_dims(x: &Robj) -> Option<(usize, usize)> {
 
 /// An R matrix's values (column-major) in row-major order.
 pub fn row_major<T: Copy, U>(values: &[T], rows: usize, cols: usize, convert: impl Fn(T) -> U) -> Vec<U> {
-    (0..rows).flat_map(|r| (0..cols).map(move |c| values[c * rows + r])).map(convert).collect()
+    (0..rows)
+        .flat_map(|r| (0..cols).map(move |c| values[c * rows + r]))
+        .map(convert)
+        .collect()
 }

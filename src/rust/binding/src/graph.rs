@@ -2,14 +2,19 @@
 //! embedding, a kNN index matrix, a symmetric sparse graph).
 
 use super::convert::*;
-use super::{guarded, report, session, Res};
+use super::progress::with_progress;
+use super::{guarded, session, Res};
+use cellstream_engine::graph::fuzzy::fuzzy_graph;
+use cellstream_engine::graph::knn::{auto_method, Knn};
 use cellstream_engine::graph::knn::{find_knn, Method, Metric, HNSW_DEFAULT};
 use cellstream_engine::graph::leiden::{leiden_each, LeidenOptions, Objective};
-use cellstream_engine::graph::fuzzy::fuzzy_graph;
 use cellstream_engine::graph::snn::{snn, SnnWeight};
-use cellstream_engine::graph::knn::{auto_method, Knn};
 use cellstream_engine::graph::Graph;
-use cellstream_meta::{cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest, NeighborsRequest};
+use cellstream_engine::monitor::Meter;
+use cellstream_steps::{
+    cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest,
+    NeighborsRequest,
+};
 use extendr_api::prelude::*;
 
 /// None for "auto".
@@ -19,7 +24,9 @@ fn method_of(x: &Robj) -> Res<Option<Method>> {
         "exact" => Ok(Some(Method::Exact)),
         "hnsw" => Ok(Some(HNSW_DEFAULT)),
         "nndescent" => Ok(Some(Method::NnDescent)),
-        other => Err(format!("`method` must be \"auto\", \"exact\", \"hnsw\" or \"nndescent\", not \"{other}\"")),
+        other => Err(format!(
+            "`method` must be \"auto\", \"exact\", \"hnsw\" or \"nndescent\", not \"{other}\""
+        )),
     }
 }
 
@@ -27,7 +34,9 @@ fn metric_of(x: &Robj) -> Res<Metric> {
     match string(x, "metric")?.as_str() {
         "euclidean" => Ok(Metric::Euclidean),
         "cosine" => Ok(Metric::Cosine),
-        other => Err(format!("`metric` must be \"euclidean\" or \"cosine\", not \"{other}\"")),
+        other => Err(format!(
+            "`metric` must be \"euclidean\" or \"cosine\", not \"{other}\""
+        )),
     }
 }
 
@@ -45,18 +54,36 @@ fn weight_of(kind: &Robj, prune: &Robj) -> Res<SnnWeight> {
     }
 }
 
-fn leiden_options(resolution: &Robj, objective: &Robj, seed: &Robj, n_iterations: &Robj) -> Res<Vec<LeidenOptions>> {
+fn leiden_options(
+    resolution: &Robj,
+    objective: &Robj,
+    seed: &Robj,
+    n_iterations: &Robj,
+) -> Res<Vec<LeidenOptions>> {
     let objective = match string(objective, "objective")?.as_str() {
         "modularity" => Objective::Modularity,
         "CPM" => Objective::Cpm,
-        other => return Err(format!("`objective` must be \"modularity\" or \"CPM\", not \"{other}\"")),
+        other => {
+            return Err(format!(
+                "`objective` must be \"modularity\" or \"CPM\", not \"{other}\""
+            ))
+        }
     };
     let seed = count(seed, "seed")?;
     let iterations = number(n_iterations, "n_iterations")?;
     let max_iterations = (iterations > 0.0).then_some(iterations as usize);
     // The engine checks each resolution.
     let resolutions = resolution.as_real_slice().ok_or("`resolution` must be numeric")?;
-    Ok(resolutions.iter().map(|&resolution| LeidenOptions { resolution, objective, seed, max_iterations, randomness: 0.01 }).collect())
+    Ok(resolutions
+        .iter()
+        .map(|&resolution| LeidenOptions {
+            resolution,
+            objective,
+            seed,
+            max_iterations,
+            randomness: 0.01,
+        })
+        .collect())
 }
 
 fn knn_to_r(knn: &Knn) -> Robj {
@@ -79,25 +106,53 @@ fn graph_to_r(g: &Graph) -> Robj {
 /// A kNN from n x k matrices: neighbour rows (1-based, each row starting with the row) and
 /// distances.
 pub(crate) fn knn_from_r(index: &Robj, distance: &Robj) -> Res<Knn> {
-    let values = index.as_integer_slice().ok_or("the kNN index must be an integer matrix")?;
-    let distances = distance.as_real_slice().ok_or("the kNN distances must be a double matrix")?;
+    let values = index
+        .as_integer_slice()
+        .ok_or("the kNN index must be an integer matrix")?;
+    let distances = distance
+        .as_real_slice()
+        .ok_or("the kNN distances must be a double matrix")?;
     let (n, k) = matrix_dims(index).ok_or("the kNN index must be a matrix")?;
     if distances.len() != n * k {
         return Err("the kNN distances must have the index's dimensions".into());
     }
     if let Some(bad) = values.iter().find(|&&j| j < 1 || j as usize > n) {
-        return Err(format!("the kNN index must hold row numbers from 1 to {n}, not {bad}"));
+        return Err(format!(
+            "the kNN index must hold row numbers from 1 to {n}, not {bad}"
+        ));
     }
-    Ok(Knn { k, index: row_major(values, n, k, |j| j as u32 - 1), distance: row_major(distances, n, k, |d| d as f32) })
+    Ok(Knn {
+        k,
+        index: row_major(values, n, k, |j| j as u32 - 1),
+        distance: row_major(distances, n, k, |d| d as f32),
+    })
 }
 
 #[extendr]
-fn cs_neighbors(store: Robj, k: Robj, n_pcs: Robj, method: Robj, metric: Robj, snn_kind: Robj, prune: Robj, seed: Robj, verbose: Robj) -> Robj {
+fn cs_neighbors(
+    store: Robj,
+    k: Robj,
+    n_pcs: Robj,
+    method: Robj,
+    metric: Robj,
+    snn_kind: Robj,
+    prune: Robj,
+    seed: Robj,
+    progress: Robj,
+) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let req = NeighborsRequest { k: count(&k, "k")? as usize, n_pcs: count(&n_pcs, "n_pcs")? as usize, method: method_of(&method)?, metric: metric_of(&metric)?, weight: weight_of(&snn_kind, &prune)?, seed: count(&seed, "seed")? };
-        let verbose = flag(&verbose, "verbose")?;
-        let used = find_neighbors(&s.store, &mut s.db(), &req, &|text: &str| report(verbose, text))?;
+        let req = NeighborsRequest {
+            k: count(&k, "k")? as usize,
+            n_pcs: count(&n_pcs, "n_pcs")? as usize,
+            method: method_of(&method)?,
+            metric: metric_of(&metric)?,
+            weight: weight_of(&snn_kind, &prune)?,
+            seed: count(&seed, "seed")?,
+        };
+        let used = with_progress(&progress, |monitor| {
+            find_neighbors(&s.store, &mut s.db(), &req, monitor)
+        })?;
         Ok(method_name(used).into())
     })
 }
@@ -123,19 +178,44 @@ fn cs_snn(store: Robj) -> Robj {
 }
 
 #[extendr]
-fn cs_leiden(store: Robj, resolution: Robj, names: Robj, objective: Robj, graph: Robj, self_loops: Robj, seed: Robj, n_iterations: Robj) -> Robj {
+fn cs_leiden(
+    store: Robj,
+    resolution: Robj,
+    names: Robj,
+    objective: Robj,
+    graph: Robj,
+    self_loops: Robj,
+    seed: Robj,
+    n_iterations: Robj,
+    progress: Robj,
+) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let options = leiden_options(&resolution, &objective, &seed, &n_iterations)?;
-        let columns: Vec<String> = names.as_str_iter().ok_or("`name` must be a character vector")?.map(String::from).collect();
+        let columns: Vec<String> = names
+            .as_str_iter()
+            .ok_or("`name` must be a character vector")?
+            .map(String::from)
+            .collect();
         let graph = match string(&graph, "graph")?.as_str() {
             "snn" => ClusterGraph::Snn,
             "umap" => ClusterGraph::Umap,
             other => return Err(format!("`graph` must be \"snn\" or \"umap\", not \"{other}\"")),
         };
-        let req = LeidenRequest { columns: &columns, options: &options, graph, self_loops: flag(&self_loops, "self_loops")? };
-        let summary = cluster_leiden(&s.store, &mut s.db(), &req)?;
-        Ok(list!(n_clusters = summary.iter().map(|s| s.0 as i32).collect::<Vec<i32>>(), quality = summary.iter().map(|s| s.1).collect::<Vec<f64>>()).into())
+        let req = LeidenRequest {
+            columns: &columns,
+            options: &options,
+            graph,
+            self_loops: flag(&self_loops, "self_loops")?,
+        };
+        let summary = with_progress(&progress, |monitor| {
+            cluster_leiden(&s.store, &mut s.db(), &req, monitor)
+        })?;
+        Ok(list!(
+            n_clusters = summary.iter().map(|s| s.0 as i32).collect::<Vec<i32>>(),
+            quality = summary.iter().map(|s| s.1).collect::<Vec<f64>>()
+        )
+        .into())
     })
 }
 
@@ -143,10 +223,21 @@ fn cs_leiden(store: Robj, resolution: Robj, names: Robj, objective: Robj, graph:
 #[extendr]
 fn cs_knn_matrix(data: Robj, k: Robj, method: Robj, metric: Robj, seed: Robj) -> Robj {
     guarded(|| {
-        let values = data.as_real_slice().ok_or("the embedding must be a numeric matrix")?;
+        let values = data
+            .as_real_slice()
+            .ok_or("the embedding must be a numeric matrix")?;
         let (n, d) = matrix_dims(&data).ok_or("the embedding must be a matrix (cells x dimensions)")?;
         let method = method_of(&method)?.unwrap_or_else(|| auto_method(n));
-        let knn = find_knn(&row_major(values, n, d, |v| v), d, count(&k, "k")? as usize, method, metric_of(&metric)?, count(&seed, "seed")?).map_err(|e| e.to_string())?;
+        let knn = find_knn(
+            &row_major(values, n, d, |v| v),
+            d,
+            count(&k, "k")? as usize,
+            method,
+            metric_of(&metric)?,
+            count(&seed, "seed")?,
+            &Meter::default(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(list!(knn = knn_to_r(&knn), method = method_name(method)).into())
     })
 }
@@ -157,14 +248,24 @@ fn cs_knn_matrix(data: Robj, k: Robj, method: Robj, metric: Robj, seed: Robj) ->
 fn cs_graphs_matrix(index: Robj, distance: Robj, snn_kind: Robj, prune: Robj) -> Robj {
     guarded(|| {
         let knn = knn_from_r(&index, &distance)?;
-        Ok(list!(snn = graph_to_r(&snn(&knn, weight_of(&snn_kind, &prune)?)), umap = graph_to_r(&fuzzy_graph(&knn))).into())
+        let snn = snn(&knn, weight_of(&snn_kind, &prune)?, &Meter::default()).map_err(|e| e.to_string())?;
+        Ok(list!(snn = graph_to_r(&snn), umap = graph_to_r(&fuzzy_graph(&knn))).into())
     })
 }
 
 /// Leiden on a symmetric graph given as a dgCMatrix's p, i, x; labels are 0-based, one
 /// column per resolution.
 #[extendr]
-fn cs_leiden_matrix(p: Robj, i: Robj, x: Robj, resolution: Robj, objective: Robj, self_loops: Robj, seed: Robj, n_iterations: Robj) -> Robj {
+fn cs_leiden_matrix(
+    p: Robj,
+    i: Robj,
+    x: Robj,
+    resolution: Robj,
+    objective: Robj,
+    self_loops: Robj,
+    seed: Robj,
+    n_iterations: Robj,
+) -> Robj {
     guarded(|| {
         let p = p.as_integer_slice().ok_or("the graph's p must be integer")?;
         let i = i.as_integer_slice().ok_or("the graph's i must be integer")?;
@@ -172,11 +273,29 @@ fn cs_leiden_matrix(p: Robj, i: Robj, x: Robj, resolution: Robj, objective: Robj
         if x.iter().any(|&w| !(w >= 0.0 && w.is_finite())) {
             return Err("graph weights must be non-negative and finite".into());
         }
-        let g = Graph { row_ptr: p.iter().map(|&v| v as usize).collect(), col: i.iter().map(|&v| v as u32).collect(), weight: x.to_vec() };
+        let g = Graph {
+            row_ptr: p.iter().map(|&v| v as usize).collect(),
+            col: i.iter().map(|&v| v as u32).collect(),
+            weight: x.to_vec(),
+        };
         let n = g.n_nodes();
-        let clusterings = leiden_each(g, flag(&self_loops, "self_loops")?, &leiden_options(&resolution, &objective, &seed, &n_iterations)?).map_err(|e| e.to_string())?;
+        let clusterings = leiden_each(
+            g,
+            flag(&self_loops, "self_loops")?,
+            &leiden_options(&resolution, &objective, &seed, &n_iterations)?,
+            &Meter::default(),
+        )
+        .map_err(|e| e.to_string())?;
         let labels = RMatrix::new_matrix(n, clusterings.len(), |r, c| clusterings[c].labels[r] as i32);
-        Ok(list!(labels = labels, n_clusters = clusterings.iter().map(|c| c.n_clusters as i32).collect::<Vec<i32>>(), quality = clusterings.iter().map(|c| c.quality).collect::<Vec<f64>>()).into())
+        Ok(list!(
+            labels = labels,
+            n_clusters = clusterings
+                .iter()
+                .map(|c| c.n_clusters as i32)
+                .collect::<Vec<i32>>(),
+            quality = clusterings.iter().map(|c| c.quality).collect::<Vec<f64>>()
+        )
+        .into())
     })
 }
 

@@ -4,9 +4,9 @@
 //! `close_store()` in R releases a store (and its DuckDB lock) for other processes.
 
 use super::Res;
-use cellstream_engine::manifest::{Manifest, META_FILE};
+use cellstream_engine::store::manifest::{Manifest, META_FILE};
 use cellstream_engine::store::Store;
-use cellstream_meta::MetaDb;
+use cellstream_steps::MetaDb;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -20,7 +20,9 @@ pub struct OpenStore {
 
 fn registry() -> MutexGuard<'static, HashMap<PathBuf, Arc<OpenStore>>> {
     static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<OpenStore>>>> = OnceLock::new();
-    OPEN.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    OPEN.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub fn open(path: &Path) -> Res<Arc<OpenStore>> {
@@ -37,7 +39,12 @@ pub fn open(path: &Path) -> Res<Arc<OpenStore>> {
     open.remove(path);
     let store = Store::open(path).map_err(|e| e.to_string())?;
     let db = MetaDb::open(&path.join(META_FILE))?;
-    let s = Arc::new(OpenStore { store, db: Mutex::new(db), cell_ids: OnceLock::new(), gene_ids: OnceLock::new() });
+    let s = Arc::new(OpenStore {
+        store,
+        db: Mutex::new(db),
+        cell_ids: OnceLock::new(),
+        gene_ids: OnceLock::new(),
+    });
     open.insert(path.to_path_buf(), s.clone());
     Ok(s)
 }

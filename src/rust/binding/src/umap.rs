@@ -1,12 +1,14 @@
 //! UMAP on a store.
 
 use super::convert::*;
-use super::{guarded, report, session, user_interrupted};
 use super::graph::knn_from_r;
+use super::progress::with_progress;
 use super::Res;
+use super::{guarded, session, user_interrupted};
+use cellstream_engine::monitor::Monitor;
 use cellstream_engine::pca::kernels::Dense;
 use cellstream_engine::umap::{umap, UmapOptions};
-use cellstream_meta::{init_of, run_umap, umap_embedding};
+use cellstream_steps::{init_of, run_umap, umap_embedding};
 use extendr_api::prelude::*;
 
 fn optional_count(x: &Robj, arg: &str) -> Res<Option<usize>> {
@@ -32,12 +34,31 @@ fn umap_options(args: [&Robj; 7]) -> Res<UmapOptions> {
 }
 
 #[extendr]
-fn cs_umap(store: Robj, n_neighbors: Robj, min_dist: Robj, spread: Robj, n_epochs: Robj, init: Robj, seed: Robj, threads: Robj, verbose: Robj) -> Robj {
+fn cs_umap(
+    store: Robj,
+    n_neighbors: Robj,
+    min_dist: Robj,
+    spread: Robj,
+    n_epochs: Robj,
+    init: Robj,
+    seed: Robj,
+    threads: Robj,
+    progress: Robj,
+) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let options = umap_options([&n_neighbors, &min_dist, &spread, &n_epochs, &init, &seed, &threads])?;
-        let verbose = flag(&verbose, "verbose")?;
-        let used = run_umap(&s.store, &mut s.db(), &options, &user_interrupted, &|text: &str| report(verbose, text))?;
+        let options = umap_options([
+            &n_neighbors,
+            &min_dist,
+            &spread,
+            &n_epochs,
+            &init,
+            &seed,
+            &threads,
+        ])?;
+        let used = with_progress(&progress, |monitor| {
+            run_umap(&s.store, &mut s.db(), &options, monitor)
+        })?;
         Ok(used.into())
     })
 }
@@ -45,14 +66,45 @@ fn cs_umap(store: Robj, n_neighbors: Robj, min_dist: Robj, spread: Robj, n_epoch
 /// UMAP of a kNN given as n x k matrices (index 1-based, each row starting with the row;
 /// distances) with an n x 2 (or wider) matrix for the PCA start.
 #[extendr]
-fn cs_umap_matrix(index: Robj, distance: Robj, start: Robj, n_neighbors: Robj, min_dist: Robj, spread: Robj, n_epochs: Robj, init: Robj, seed: Robj, threads: Robj) -> Robj {
+fn cs_umap_matrix(
+    index: Robj,
+    distance: Robj,
+    start: Robj,
+    n_neighbors: Robj,
+    min_dist: Robj,
+    spread: Robj,
+    n_epochs: Robj,
+    init: Robj,
+    seed: Robj,
+    threads: Robj,
+) -> Robj {
     guarded(|| {
         let knn = knn_from_r(&index, &distance)?;
-        let (rows, cols) = matrix_dims(&start).filter(|&(r, c)| r == knn.n_rows() && c >= 2).ok_or("the start must be a matrix with one row per cell and at least 2 columns")?;
+        let (rows, cols) = matrix_dims(&start)
+            .filter(|&(r, c)| r == knn.n_rows() && c >= 2)
+            .ok_or("the start must be a matrix with one row per cell and at least 2 columns")?;
         let values = start.as_real_slice().ok_or("the start must be a double matrix")?;
-        let pcs = Dense { rows, k: cols, data: row_major(values, rows, cols, |v| v as f32) };
-        let options = umap_options([&n_neighbors, &min_dist, &spread, &n_epochs, &init, &seed, &threads])?;
-        let layout = umap(&knn, &pcs, &options, &user_interrupted, &|_: &str| ()).map_err(|e| e.to_string())?;
+        let pcs = Dense {
+            rows,
+            k: cols,
+            data: row_major(values, rows, cols, |v| v as f32),
+        };
+        let options = umap_options([
+            &n_neighbors,
+            &min_dist,
+            &spread,
+            &n_epochs,
+            &init,
+            &seed,
+            &threads,
+        ])?;
+        let layout = umap(
+            &knn,
+            &pcs,
+            &options,
+            Monitor::new(&user_interrupted, &|_, _, _| ()),
+        )
+        .map_err(|e| e.to_string())?;
         let matrix = RMatrix::new_matrix(rows, 2, |r, c| layout.embedding[r * 2 + c] as f64);
         Ok(list!(embedding = matrix, init = layout.init).into())
     })

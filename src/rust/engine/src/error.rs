@@ -29,7 +29,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
@@ -41,19 +44,5 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, what: &str, path: &Path) -> Result<T> {
         self.map_err(|e| Error::io(format!("{what} '{}'", path.display()), e))
-    }
-}
-
-/// Asked between batches of long work; returns true when the user wants to stop.
-pub type Interrupt<'a> = &'a dyn Fn() -> bool;
-
-/// Told what a long computation is doing, between its passes (on the calling thread).
-pub type Progress<'a> = &'a dyn Fn(&str);
-
-pub fn check(interrupted: Interrupt) -> Result<()> {
-    if interrupted() {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
     }
 }

@@ -8,7 +8,11 @@ pub enum Column {
     Real(Vec<Option<f64>>),
     Text(Vec<Option<String>>),
     /// A categorical (R factor, pandas Categorical): codes index `levels`; `None` is missing.
-    Category { codes: Vec<Option<u32>>, levels: Vec<String>, ordered: bool },
+    Category {
+        codes: Vec<Option<u32>>,
+        levels: Vec<String>,
+        ordered: bool,
+    },
 }
 
 impl Column {
@@ -36,18 +40,32 @@ impl Column {
             Column::Int(v) => Column::Int(pick(v, rows)),
             Column::Real(v) => Column::Real(pick(v, rows)),
             Column::Text(v) => Column::Text(pick(v, rows)),
-            Column::Category { codes, levels, ordered } => Column::Category { codes: pick(codes, rows), levels: levels.clone(), ordered: *ordered },
+            Column::Category {
+                codes,
+                levels,
+                ordered,
+            } => Column::Category {
+                codes: pick(codes, rows),
+                levels: levels.clone(),
+                ordered: *ordered,
+            },
         }
     }
 
     /// The values as text (categoricals resolved), e.g. to use a column as ids.
     pub fn to_text(&self) -> Vec<Option<String>> {
         match self {
-            Column::Bool(v) => v.iter().map(|x| x.map(|b| if b { "TRUE".into() } else { "FALSE".into() })).collect(),
+            Column::Bool(v) => v
+                .iter()
+                .map(|x| x.map(|b| if b { "TRUE".into() } else { "FALSE".into() }))
+                .collect(),
             Column::Int(v) => v.iter().map(|x| x.map(|i| i.to_string())).collect(),
             Column::Real(v) => v.iter().map(|x| x.map(|f| f.to_string())).collect(),
             Column::Text(v) => v.clone(),
-            Column::Category { codes, levels, .. } => codes.iter().map(|c| c.map(|c| levels[c as usize].clone())).collect(),
+            Column::Category { codes, levels, .. } => codes
+                .iter()
+                .map(|c| c.map(|c| levels[c as usize].clone()))
+                .collect(),
         }
     }
 
@@ -58,7 +76,11 @@ impl Column {
             Column::Int(_) => Column::Int(vec![None; n]),
             Column::Real(_) => Column::Real(vec![None; n]),
             Column::Text(_) => Column::Text(vec![None; n]),
-            Column::Category { levels, ordered, .. } => Column::Category { codes: vec![None; n], levels: levels.clone(), ordered: *ordered },
+            Column::Category { levels, ordered, .. } => Column::Category {
+                codes: vec![None; n],
+                levels: levels.clone(),
+                ordered: *ordered,
+            },
         }
     }
 
@@ -78,12 +100,25 @@ impl Column {
                 a.extend(b);
                 Column::Real(a)
             }
-            (Column::Int(a), Column::Real(b)) => Column::Real(a.into_iter().map(|x| x.map(|i| i as f64)).chain(b).collect()),
+            (Column::Int(a), Column::Real(b)) => {
+                Column::Real(a.into_iter().map(|x| x.map(|i| i as f64)).chain(b).collect())
+            }
             (Column::Real(mut a), Column::Int(b)) => {
                 a.extend(b.into_iter().map(|x| x.map(|i| i as f64)));
                 Column::Real(a)
             }
-            (Column::Category { codes: mut a, mut levels, ordered }, Column::Category { codes: b, levels: b_levels, ordered: b_ordered }) => {
+            (
+                Column::Category {
+                    codes: mut a,
+                    mut levels,
+                    ordered,
+                },
+                Column::Category {
+                    codes: b,
+                    levels: b_levels,
+                    ordered: b_ordered,
+                },
+            ) => {
                 let remap: Vec<u32> = b_levels
                     .iter()
                     .map(|l| match levels.iter().position(|x| x == l) {
@@ -95,7 +130,11 @@ impl Column {
                     })
                     .collect();
                 a.extend(b.into_iter().map(|c| c.map(|c| remap[c as usize])));
-                Column::Category { codes: a, levels, ordered: ordered && b_ordered }
+                Column::Category {
+                    codes: a,
+                    levels,
+                    ordered: ordered && b_ordered,
+                }
             }
             (a, b) => {
                 let mut t = a.to_text();
@@ -120,7 +159,10 @@ impl Frame {
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {
-        self.names.iter().position(|n| n == name).map(|i| &self.columns[i])
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.columns[i])
     }
 
     /// Removes and returns the column `name`.
@@ -131,7 +173,10 @@ impl Frame {
     }
 
     pub fn take(&self, rows: &[u32]) -> Frame {
-        Frame { names: self.names.clone(), columns: self.columns.iter().map(|c| c.take(rows)).collect() }
+        Frame {
+            names: self.names.clone(),
+            columns: self.columns.iter().map(|c| c.take(rows)).collect(),
+        }
     }
 
     /// Stacks frames of `n_rows[k]` rows each; a column missing from a frame is filled with
@@ -163,15 +208,36 @@ mod tests {
     fn stacking_merges_levels_and_fills_missing_columns() {
         let a = Frame {
             names: vec!["cat".into(), "x".into()],
-            columns: vec![Column::Category { codes: vec![Some(0), Some(1)], levels: vec!["B".into(), "A".into()], ordered: false }, Column::Int(vec![Some(1), None])],
+            columns: vec![
+                Column::Category {
+                    codes: vec![Some(0), Some(1)],
+                    levels: vec!["B".into(), "A".into()],
+                    ordered: false,
+                },
+                Column::Int(vec![Some(1), None]),
+            ],
         };
         let b = Frame {
             names: vec!["cat".into(), "y".into()],
-            columns: vec![Column::Category { codes: vec![Some(1), None], levels: vec!["A".into(), "C".into()], ordered: false }, Column::Real(vec![Some(0.5), Some(1.5)])],
+            columns: vec![
+                Column::Category {
+                    codes: vec![Some(1), None],
+                    levels: vec!["A".into(), "C".into()],
+                    ordered: false,
+                },
+                Column::Real(vec![Some(0.5), Some(1.5)]),
+            ],
         };
         let s = Frame::stack(vec![a, b], &[2, 2]);
         assert_eq!(s.names, vec!["cat", "x", "y"]);
-        assert_eq!(s.columns[0], Column::Category { codes: vec![Some(0), Some(1), Some(2), None], levels: vec!["B".into(), "A".into(), "C".into()], ordered: false });
+        assert_eq!(
+            s.columns[0],
+            Column::Category {
+                codes: vec![Some(0), Some(1), Some(2), None],
+                levels: vec!["B".into(), "A".into(), "C".into()],
+                ordered: false
+            }
+        );
         assert_eq!(s.columns[1], Column::Int(vec![Some(1), None, None, None]));
         assert_eq!(s.columns[2], Column::Real(vec![None, None, Some(0.5), Some(1.5)]));
         assert_eq!(s.take(&[3, 0]).columns[2], Column::Real(vec![Some(1.5), None]));

@@ -1,40 +1,31 @@
-//! cellstream's engine: the on-disk store (chunk files, manifest), ingest from 10x MTX, 10x
-//! HDF5 and h5ad (one or several samples), h5ad export,
-//! sub-matrix reads, streaming passes (QC metrics, highly variable genes), and a count
-//! simulator. No R and no DuckDB in here.
+//! cellstream's engine: pure Rust, no R and no DuckDB. The map of its folders:
+//!
+//! - `store`: the on-disk store (chunk files, manifest, per-cell result files), the ingest
+//!   writer, streaming passes and sub-matrix reads;
+//! - `input`: readers of 10x MTX, 10x HDF5 and h5ad, one sample or several combined;
+//! - `output`: writers for other tools (h5ad);
+//! - `qc`: per-cell quality metrics and outlier calls;
+//! - `hvg`: highly variable genes (vst with loess, dispersion);
+//! - `pca`: principal components of the scaled values, never densified;
+//! - `graph`: kNN, sNN and fuzzy graphs, Leiden clustering;
+//! - `umap`: UMAP layouts from a stored kNN;
+//! - `simulate`: simulated 10x data for tests, demo and vignettes;
+//! - `frame`: typed obs / var columns; `error`: the one error type; `monitor`: interrupts and
+//!   progress of long passes.
 
-pub mod cellfile;
-pub mod chunk;
-pub mod chunkfile;
-pub mod combine;
 pub mod error;
 pub mod frame;
-pub mod genestats;
 pub mod graph;
-pub mod h5;
-pub mod h5ad;
-mod h5ad_frame;
-pub mod h5ad_write;
-pub mod h5matrix;
 pub mod hvg;
-pub mod ingest;
-pub mod loess;
-pub mod manifest;
-pub mod mtx;
-pub mod norm;
-pub mod outlier;
+pub mod input;
+pub mod monitor;
+pub mod output;
 pub mod pca;
 pub mod qc;
-mod regroup;
-pub mod scan;
 pub mod simulate;
-pub mod source;
-mod spill;
 pub mod store;
-pub mod umap;
-pub mod tenx_h5;
 #[cfg(test)]
 mod testdir;
-mod textio;
+pub mod umap;
 
 pub use error::{Error, Result};

@@ -9,7 +9,8 @@
 //! drawn by thinning a Poisson(library) process over genes (alias table of the cell's cluster
 //! profile), accepting gene g with probability ln(1 + x)/x, x = mu_g / r. This is exact.
 
-use crate::error::{check, Error, Interrupt, IoContext, Result};
+use crate::error::{Error, IoContext, Result};
+use crate::monitor::Monitor;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use rand::{Rng, SeedableRng};
@@ -44,11 +45,25 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { n_cells: 1000, n_genes: 2000, n_clusters: 5, seed: 1, median_library: 3000.0, library_sdlog: 0.5, theta: 3.0, damaged_fraction: 0.03, empty_fraction: 0.0, v3: true }
+        SimOptions {
+            n_cells: 1000,
+            n_genes: 2000,
+            n_clusters: 5,
+            seed: 1,
+            median_library: 3000.0,
+            library_sdlog: 0.5,
+            theta: 3.0,
+            damaged_fraction: 0.03,
+            empty_fraction: 0.0,
+            v3: true,
+        }
     }
 }
 
-const MT_GENES: [&str; 13] = ["MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3", "MT-ND3", "MT-ND4L", "MT-ND4", "MT-ND5", "MT-ND6", "MT-CYB"];
+const MT_GENES: [&str; 13] = [
+    "MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3", "MT-ND3", "MT-ND4L", "MT-ND4",
+    "MT-ND5", "MT-ND6", "MT-CYB",
+];
 const CELLS_PER_GROUP: usize = 512;
 const GROUPS_PER_BATCH: usize = 8;
 
@@ -59,14 +74,26 @@ const AMBIENT_SDLOG: f64 = 1.0;
 
 /// Gene symbols: MT genes, then ribosomal, then haemoglobin, then GENE<k>.
 pub fn gene_symbols(n_genes: usize) -> Vec<String> {
-    let ribo = (3..=41).map(|k| format!("RPL{k}")).chain((2..=29).map(|k| format!("RPS{k}")));
-    let named = MT_GENES.iter().map(|s| s.to_string()).chain(ribo).chain(HB_GENES.iter().map(|s| s.to_string()));
-    named.chain((1..).map(|k| format!("GENE{k}"))).take(n_genes).collect()
+    let ribo = (3..=41)
+        .map(|k| format!("RPL{k}"))
+        .chain((2..=29).map(|k| format!("RPS{k}")));
+    let named = MT_GENES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(ribo)
+        .chain(HB_GENES.iter().map(|s| s.to_string()));
+    named
+        .chain((1..).map(|k| format!("GENE{k}")))
+        .take(n_genes)
+        .collect()
 }
 
 /// Distinct 16-base barcodes with the 10x "-1" suffix.
 pub fn barcode(cell: usize) -> String {
-    let mut s: String = (0..16).rev().map(|k| b"ACGT"[(cell >> (2 * k)) & 3] as char).collect();
+    let mut s: String = (0..16)
+        .rev()
+        .map(|k| b"ACGT"[(cell >> (2 * k)) & 3] as char)
+        .collect();
     s.push_str("-1");
     s
 }
@@ -89,7 +116,13 @@ impl Model {
             .iter()
             .map(|s| {
                 let b: f64 = base_dist.sample(&mut rng);
-                if s.starts_with("MT-") { b.max(1.0) * 40.0 } else if s.starts_with("RP") { b.max(1.0) * 60.0 } else { b }
+                if s.starts_with("MT-") {
+                    b.max(1.0) * 40.0
+                } else if s.starts_with("RP") {
+                    b.max(1.0) * 60.0
+                } else {
+                    b
+                }
             })
             .collect();
         let total: f64 = base.iter().sum();
@@ -98,7 +131,10 @@ impl Model {
         let mut profiles = Vec::with_capacity(2 * o.n_clusters);
         let mut samplers = Vec::with_capacity(2 * o.n_clusters);
         for _ in 0..o.n_clusters {
-            let mut p: Vec<f64> = base.iter().map(|&b| b * f64::exp(fold.sample(&mut rng))).collect();
+            let mut p: Vec<f64> = base
+                .iter()
+                .map(|&b| b * f64::exp(fold.sample(&mut rng)))
+                .collect();
             for (g, s) in symbols.iter().enumerate() {
                 if !s.starts_with("MT-") && !s.starts_with("RP") && rng.random_bool(0.04) {
                     p[g] *= f64::exp2(rng.random_range(1.5..5.0));
@@ -107,21 +143,49 @@ impl Model {
             for damaged in [false, true] {
                 let mut q = p.clone();
                 if damaged {
-                    symbols.iter().enumerate().filter(|(_, s)| s.starts_with("MT-")).for_each(|(g, _)| q[g] *= 10.0);
+                    symbols
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.starts_with("MT-"))
+                        .for_each(|(g, _)| q[g] *= 10.0);
                 }
                 let t: f64 = q.iter().sum();
                 q.iter_mut().for_each(|v| *v /= t);
-                samplers.push(WeightedAliasIndex::new(q.clone()).map_err(|e| Error::Request(format!("cannot build the simulation model: {e}")))?);
+                samplers.push(
+                    WeightedAliasIndex::new(q.clone())
+                        .map_err(|e| Error::Request(format!("cannot build the simulation model: {e}")))?,
+                );
                 profiles.push(q);
             }
         }
-        let weights: Vec<f64> = (0..o.n_clusters).map(|k| 1.0 / (k as f64 + 1.0).powf(0.6)).collect();
+        let weights: Vec<f64> = (0..o.n_clusters)
+            .map(|k| 1.0 / (k as f64 + 1.0).powf(0.6))
+            .collect();
         let sum: f64 = weights.iter().sum();
-        let cluster_cdf = weights.iter().scan(0.0, |acc, w| { *acc += w / sum; Some(*acc) }).collect();
-        let ambient: Vec<f64> = (0..o.n_genes).map(|g| (0..o.n_clusters).map(|k| weights[k] / sum * profiles[2 * k][g]).sum()).collect();
-        samplers.push(WeightedAliasIndex::new(ambient.clone()).map_err(|e| Error::Request(format!("cannot build the simulation model: {e}")))?);
+        let cluster_cdf = weights
+            .iter()
+            .scan(0.0, |acc, w| {
+                *acc += w / sum;
+                Some(*acc)
+            })
+            .collect();
+        let ambient: Vec<f64> = (0..o.n_genes)
+            .map(|g| {
+                (0..o.n_clusters)
+                    .map(|k| weights[k] / sum * profiles[2 * k][g])
+                    .sum()
+            })
+            .collect();
+        samplers.push(
+            WeightedAliasIndex::new(ambient.clone())
+                .map_err(|e| Error::Request(format!("cannot build the simulation model: {e}")))?,
+        );
         profiles.push(ambient);
-        Ok(Model { profiles, samplers, cluster_cdf })
+        Ok(Model {
+            profiles,
+            samplers,
+            cluster_cdf,
+        })
     }
 }
 
@@ -135,15 +199,27 @@ struct SimCell {
 }
 
 fn simulate_cell(model: &Model, o: &SimOptions, cell: usize) -> SimCell {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(o.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (cell as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+        o.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (cell as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+    );
     let u: f64 = rng.random();
-    let cluster = model.cluster_cdf.iter().position(|&c| u <= c).unwrap_or(model.cluster_cdf.len() - 1);
+    let cluster = model
+        .cluster_cdf
+        .iter()
+        .position(|&c| u <= c)
+        .unwrap_or(model.cluster_cdf.len() - 1);
     let damaged = rng.random_bool(o.damaged_fraction);
     // Drawn only when asked for, so that data without empty droplets keep their seeds' values.
     let empty = o.empty_fraction > 0.0 && rng.random_bool(o.empty_fraction);
-    let (profile, median, sdlog) = if empty { (model.profiles.len() - 1, AMBIENT_LIBRARY, AMBIENT_SDLOG) } else { (2 * cluster + damaged as usize, o.median_library, o.library_sdlog) };
+    let (profile, median, sdlog) = if empty {
+        (model.profiles.len() - 1, AMBIENT_LIBRARY, AMBIENT_SDLOG)
+    } else {
+        (2 * cluster + damaged as usize, o.median_library, o.library_sdlog)
+    };
     let library = median * f64::exp(sdlog * rng.sample::<f64, _>(rand_distr::StandardNormal));
-    let proposals = Poisson::new(library).map(|p| p.sample(&mut rng) as usize).unwrap_or(0);
+    let proposals = Poisson::new(library)
+        .map(|p| p.sample(&mut rng) as usize)
+        .unwrap_or(0);
     let mut clumps: Vec<(u32, u32)> = Vec::with_capacity(proposals);
     for _ in 0..proposals {
         let g = model.samplers[profile].sample(&mut rng);
@@ -162,7 +238,12 @@ fn simulate_cell(model: &Model, o: &SimOptions, cell: usize) -> SimCell {
             counts.push(n);
         }
     }
-    SimCell { cluster: (!empty).then_some(cluster), damaged: damaged && !empty, genes, counts }
+    SimCell {
+        cluster: (!empty).then_some(cluster),
+        damaged: damaged && !empty,
+        genes,
+        counts,
+    }
 }
 
 /// Logarithmic(p) sample (Kemp's algorithm, as numpy's `logseries`).
@@ -193,7 +274,10 @@ struct Out {
 
 impl Out {
     fn create(path: &Path, gz: bool) -> Result<Self> {
-        Ok(Out { file: BufWriter::with_capacity(1 << 20, File::create(path).ctx("cannot create", path)?), gz })
+        Ok(Out {
+            file: BufWriter::with_capacity(1 << 20, File::create(path).ctx("cannot create", path)?),
+            gz,
+        })
     }
     /// Encodes `text` (a gzip member when compressing); callable from worker threads.
     fn encode(gz: bool, text: Vec<u8>) -> Vec<u8> {
@@ -212,7 +296,11 @@ impl Out {
         self.write(&bytes, path)
     }
     fn finish(self, path: &Path) -> Result<()> {
-        self.file.into_inner().map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e.into_error()))?.sync_all().ctx("cannot sync", path)
+        self.file
+            .into_inner()
+            .map_err(|e| Error::io(format!("cannot write '{}'", path.display()), e.into_error()))?
+            .sync_all()
+            .ctx("cannot sync", path)
     }
 }
 
@@ -234,35 +322,47 @@ pub struct Simulated {
 /// Writes a 10x directory `dir` (created; must not exist) and `truth.tsv(.gz)` beside the
 /// matrix with each barcode's cluster (1-based; 0 for an empty droplet) and damaged flag. On
 /// error or interrupt, `dir` is removed.
-pub fn simulate_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simulated> {
+pub fn simulate_10x(dir: &Path, o: &SimOptions, monitor: Monitor) -> Result<Simulated> {
     if o.n_cells == 0 || o.n_genes < 20 || o.n_clusters == 0 {
-        return Err(Error::Request("simulate_counts needs n_cells >= 1, n_genes >= 20 and n_clusters >= 1".into()));
+        return Err(Error::Request(
+            "simulate_counts needs n_cells >= 1, n_genes >= 20 and n_clusters >= 1".into(),
+        ));
     }
     if !(0.0..1.0).contains(&o.empty_fraction) {
-        return Err(Error::Request(format!("empty_fraction must be within [0, 1), not {}", o.empty_fraction)));
+        return Err(Error::Request(format!(
+            "empty_fraction must be within [0, 1), not {}",
+            o.empty_fraction
+        )));
     }
     if dir.exists() {
-        return Err(Error::Request(format!("'{}' already exists; choose a new directory", dir.display())));
+        return Err(Error::Request(format!(
+            "'{}' already exists; choose a new directory",
+            dir.display()
+        )));
     }
     std::fs::create_dir_all(dir).ctx("cannot create", dir)?;
-    let written = write_10x(dir, o, interrupted);
+    let written = write_10x(dir, o, monitor);
     if written.is_err() {
         let _ = std::fs::remove_dir_all(dir);
     }
     written
 }
 
-fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simulated> {
+fn write_10x(dir: &Path, o: &SimOptions, monitor: Monitor) -> Result<Simulated> {
     let model = Model::new(o)?;
     let ext = if o.v3 { ".gz" } else { "" };
     let name = |stem: &str| dir.join(format!("{stem}{ext}"));
 
     let body_path = dir.join("matrix.body.tmp");
     let mut body = Out::create(&body_path, o.v3)?;
-    let mut sim = Simulated { nnz: 0, cluster: Vec::with_capacity(o.n_cells), damaged: Vec::with_capacity(o.n_cells) };
+    let mut sim = Simulated {
+        nnz: 0,
+        cluster: Vec::with_capacity(o.n_cells),
+        damaged: Vec::with_capacity(o.n_cells),
+    };
     let groups: Vec<usize> = (0..o.n_cells).step_by(CELLS_PER_GROUP).collect();
     for batch in groups.chunks(GROUPS_PER_BATCH) {
-        check(interrupted)?;
+        monitor.check()?;
         let encoded: Vec<EncodedGroup> = batch
             .par_iter()
             .map(|&first| {
@@ -277,7 +377,11 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
                     nnz += c.genes.len() as u64;
                     labels.push((c.cluster.map(|k| k as u32), c.damaged));
                 }
-                EncodedGroup { bytes: Out::encode(o.v3, text), nnz, labels }
+                EncodedGroup {
+                    bytes: Out::encode(o.v3, text),
+                    nnz,
+                    labels,
+                }
             })
             .collect();
         for EncodedGroup { bytes, nnz, labels } in encoded {
@@ -293,7 +397,15 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
 
     let matrix_path = name("matrix.mtx");
     let mut matrix = Out::create(&matrix_path, o.v3)?;
-    matrix.write_text(format!("%%MatrixMarket matrix coordinate integer general\n%metadata_json: {{\"software_version\": \"cellstream-simulate\"}}\n{} {} {}\n", o.n_genes, o.n_cells, sim.nnz), &matrix_path)?;
+    matrix.write_text(
+        format!(
+            "%%MatrixMarket matrix coordinate integer general\n%metadata_json: \
+        {{\"software_version\": \"cellstream-simulate\"}}\n{} {} \
+            {}\n",
+            o.n_genes, o.n_cells, sim.nnz
+        ),
+        &matrix_path,
+    )?;
     let mut body_file = File::open(&body_path).ctx("cannot open", &body_path)?;
     std::io::copy(&mut body_file, &mut matrix.file).ctx("cannot write", &matrix_path)?;
     matrix.finish(&matrix_path)?;
@@ -302,15 +414,31 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
     let symbols = gene_symbols(o.n_genes);
     let features_path = name(if o.v3 { "features.tsv" } else { "genes.tsv" });
     let mut features = Out::create(&features_path, o.v3)?;
-    let text: String = symbols.iter().enumerate().map(|(g, s)| {
-        if o.v3 { format!("SIMG{:08}\t{s}\tGene Expression\n", g + 1) } else { format!("SIMG{:08}\t{s}\n", g + 1) }
-    }).collect();
+    let text: String = symbols
+        .iter()
+        .enumerate()
+        .map(|(g, s)| {
+            if o.v3 {
+                format!("SIMG{:08}\t{s}\tGene Expression\n", g + 1)
+            } else {
+                format!("SIMG{:08}\t{s}\n", g + 1)
+            }
+        })
+        .collect();
     features.write_text(text, &features_path)?;
     features.finish(&features_path)?;
 
     let barcode_line = |c: usize| format!("{}\n", barcode(c));
-    let truth_line = |c: usize| format!("{}\t{}\t{}\n", barcode(c), sim.cluster[c].map_or(0, |k| k + 1), sim.damaged[c] as u8);
-    let tables: [(&str, &dyn Fn(usize) -> String); 2] = [("barcodes.tsv", &barcode_line), ("truth.tsv", &truth_line)];
+    let truth_line = |c: usize| {
+        format!(
+            "{}\t{}\t{}\n",
+            barcode(c),
+            sim.cluster[c].map_or(0, |k| k + 1),
+            sim.damaged[c] as u8
+        )
+    };
+    let tables: [(&str, &dyn Fn(usize) -> String); 2] =
+        [("barcodes.tsv", &barcode_line), ("truth.tsv", &truth_line)];
     for (stem, line) in tables {
         let path = name(stem);
         let mut out = Out::create(&path, o.v3)?;
@@ -321,48 +449,4 @@ fn write_10x(dir: &Path, o: &SimOptions, interrupted: Interrupt) -> Result<Simul
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logarithmic_sampler_has_the_right_mean() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        for p in [0.1, 0.5, 0.9] {
-            let n = 200_000;
-            let mean = (0..n).map(|_| logarithmic(p, &mut rng) as f64).sum::<f64>() / n as f64;
-            let expected = -p / ((1.0 - p) * (-p).ln_1p());
-            assert!((mean - expected).abs() < 0.02 * expected, "p={p}: {mean} vs {expected}");
-        }
-    }
-
-    #[test]
-    fn cells_have_negative_binomial_gene_counts() {
-        // One gene's counts across many cells of the same library size: mean mu and
-        // variance mu + mu^2 / theta.
-        let o = SimOptions { n_genes: 200, n_clusters: 1, library_sdlog: 0.0, damaged_fraction: 0.0, ..Default::default() };
-        let model = Model::new(&o).unwrap();
-        let g = (13..200).max_by(|&a, &b| model.profiles[0][a].total_cmp(&model.profiles[0][b])).unwrap();
-        let mu = o.median_library * model.profiles[0][g];
-        let n = 20_000;
-        let x: Vec<f64> = (0..n).map(|c| {
-            let cell = simulate_cell(&model, &o, c);
-            cell.genes.iter().position(|&k| k as usize == g).map_or(0.0, |i| cell.counts[i] as f64)
-        }).collect();
-        let mean = x.iter().sum::<f64>() / n as f64;
-        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        assert!((mean - mu).abs() < 0.03 * mu, "mean {mean} vs {mu}");
-        let expected_var = mu + mu * mu / o.theta;
-        assert!((var - expected_var).abs() < 0.08 * expected_var, "var {var} vs {expected_var}");
-    }
-
-    #[test]
-    fn barcodes_are_distinct_and_genes_named() {
-        assert_ne!(barcode(0), barcode(1));
-        assert_eq!(barcode(1), "AAAAAAAAAAAAAAAC-1");
-        let s = gene_symbols(100);
-        assert_eq!(&s[0], "MT-ND1");
-        assert!(s.iter().any(|g| g == "RPL3") && s.iter().any(|g| g == "RPS2"));
-        assert!(s.iter().any(|g| g == "HBB"));
-        assert_eq!(s[99], "GENE17");
-    }
-}
+mod tests;

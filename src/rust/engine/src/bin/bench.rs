@@ -8,21 +8,22 @@
 //! nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1), `cellstream-bench umap
 //! STORE_DIR` (UMAP from the store's knn.graph and pca.embedding, 15 neighbours, all threads).
 
-use cellstream_engine::h5ad::{H5adOptions, H5adSource};
-use cellstream_engine::h5matrix::Rounding;
-use cellstream_engine::ingest::{ingest, IngestOptions};
-use cellstream_engine::mtx::{MtxFiles, MtxSource};
-use cellstream_engine::source::{CellBatch, CellSource};
-use cellstream_engine::simulate::{simulate_10x, SimOptions};
-use cellstream_engine::store::{Layer, Store};
-use cellstream_engine::chunkfile::ChunkReader;
-use cellstream_engine::genestats::CellGroups;
+use cellstream_engine::hvg::genestats::CellGroups;
 use cellstream_engine::hvg::{find_hvg, Method};
+use cellstream_engine::input::h5ad::{H5adOptions, H5adSource};
+use cellstream_engine::input::h5matrix::Rounding;
+use cellstream_engine::input::mtx::{MtxFiles, MtxSource};
+use cellstream_engine::input::{CellBatch, CellSource};
+use cellstream_engine::monitor::{Meter, Monitor};
 use cellstream_engine::qc::cell_qc;
-use rayon::prelude::*;
-use cellstream_engine::manifest::{CELLS_FILE, GENES_FILE};
+use cellstream_engine::simulate::{simulate_10x, SimOptions};
+use cellstream_engine::store::chunkfile::ChunkReader;
+use cellstream_engine::store::ingest::{ingest, IngestOptions};
+use cellstream_engine::store::manifest::{CELLS_FILE, GENES_FILE};
+use cellstream_engine::store::{Layer, Store};
 use rand::seq::index::sample;
 use rand::SeedableRng;
+use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 
@@ -37,7 +38,12 @@ fn main() {
         Some("pca") if args.len() == 6 => pca(&args[2], &args[3], &args[4], &args[5]),
         Some("graph") if args.len() == 4 => graph(&args[2], &args[3]),
         Some("umap") if args.len() == 3 => umap(&args[2]),
-        _ => Err("usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph EMBEDDING_FILE METHOD | umap STORE_DIR".into()),
+        _ => Err(
+            "usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT \
+            | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph \
+            EMBEDDING_FILE METHOD | umap STORE_DIR"
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("{e}");
@@ -46,19 +52,41 @@ fn main() {
 }
 
 fn simulate(dir: &str, n_cells: &str, n_genes: &str) -> Result<(), String> {
-    let o = SimOptions { n_cells: n_cells.parse().map_err(|_| "N_CELLS")?, n_genes: n_genes.parse().map_err(|_| "N_GENES")?, n_clusters: 10, median_library: 2500.0, ..Default::default() };
+    let o = SimOptions {
+        n_cells: n_cells.parse().map_err(|_| "N_CELLS")?,
+        n_genes: n_genes.parse().map_err(|_| "N_GENES")?,
+        n_clusters: 10,
+        median_library: 2500.0,
+        ..Default::default()
+    };
     let t = Instant::now();
-    let sim = simulate_10x(Path::new(dir), &o, &|| false).map_err(|e| e.to_string())?;
-    println!("simulated {} cells, {} non-zeros in {:.1} s", o.n_cells, sim.nnz, t.elapsed().as_secs_f64());
+    let sim = simulate_10x(Path::new(dir), &o, Monitor::quiet()).map_err(|e| e.to_string())?;
+    println!(
+        "simulated {} cells, {} non-zeros in {:.1} s",
+        o.n_cells,
+        sim.nnz,
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn open_input(input: &str) -> Result<Box<dyn CellSource>, String> {
     let path = Path::new(input);
     if input.ends_with(".h5ad") {
-        Ok(Box::new(H5adSource::open(path, &H5adOptions { counts: "auto".into(), rounding: Rounding::Refuse }).map_err(|e| e.to_string())?))
+        Ok(Box::new(
+            H5adSource::open(
+                path,
+                &H5adOptions {
+                    counts: "auto".into(),
+                    rounding: Rounding::Refuse,
+                },
+            )
+            .map_err(|e| e.to_string())?,
+        ))
     } else {
-        Ok(Box::new(MtxSource::open(MtxFiles::in_dir(path).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?))
+        Ok(Box::new(
+            MtxSource::open(MtxFiles::in_dir(path).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?,
+        ))
     }
 }
 
@@ -67,12 +95,16 @@ fn pass(input: &str) -> Result<(), String> {
     let mut source = open_input(input)?;
     let opened = t.elapsed().as_secs_f64();
     let mut nnz = 0usize;
-    source.pass(&mut |b: CellBatch| {
-        nnz += b.genes.len();
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?;
-    println!("opened in {opened:.1} s; one pass over {nnz} non-zeros in {:.1} s", t.elapsed().as_secs_f64() - opened);
+    source
+        .pass(&mut |b: CellBatch| {
+            nnz += b.genes.len();
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    println!(
+        "opened in {opened:.1} s; one pass over {nnz} non-zeros in {:.1} s",
+        t.elapsed().as_secs_f64() - opened
+    );
     Ok(())
 }
 
@@ -80,8 +112,20 @@ fn run_ingest(input: &str, out: &str) -> Result<(), String> {
     std::fs::create_dir(out).map_err(|e| format!("{out}: {e}"))?;
     let t = Instant::now();
     let mut source = open_input(input)?;
-    let done = ingest(source.as_mut(), Path::new(out), &IngestOptions::default(), &|| false).map_err(|e| e.to_string())?;
-    println!("ingested {} cells x {} genes, {} non-zeros in {:.1} s", done.manifest.n_cells, done.manifest.n_genes, done.manifest.nnz, t.elapsed().as_secs_f64());
+    let done = ingest(
+        source.as_mut(),
+        Path::new(out),
+        &IngestOptions::default(),
+        Monitor::quiet(),
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "ingested {} cells x {} genes, {} non-zeros in {:.1} s",
+        done.manifest.n_cells,
+        done.manifest.n_genes,
+        done.manifest.nnz,
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -90,21 +134,46 @@ fn read(store: &str) -> Result<(), String> {
     let cells = ChunkReader::open(&dir.join(CELLS_FILE)).map_err(|e| e.to_string())?;
     let genes = ChunkReader::open(&dir.join(GENES_FILE)).map_err(|e| e.to_string())?;
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
-    let pick = |n: usize, k: usize, rng: &mut rand_xoshiro::Xoshiro256PlusPlus| -> Vec<u32> { sample(rng, n, k).into_iter().map(|i| i as u32).collect() };
+    let pick = |n: usize, k: usize, rng: &mut rand_xoshiro::Xoshiro256PlusPlus| -> Vec<u32> {
+        sample(rng, n, k).into_iter().map(|i| i as u32).collect()
+    };
     let t = Instant::now();
-    let nnz: usize = pick(cells.n_major(), 1000, &mut rng).into_iter().map(|c| cells.read(c as usize).map(|ch| ch.nnz())).sum::<Result<usize, _>>().map_err(|e| e.to_string())?;
-    println!("1000 random cells ({nnz} non-zeros), one by one: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let nnz: usize = pick(cells.n_major(), 1000, &mut rng)
+        .into_iter()
+        .map(|c| cells.read(c as usize).map(|ch| ch.nnz()))
+        .sum::<Result<usize, _>>()
+        .map_err(|e| e.to_string())?;
+    println!(
+        "1000 random cells ({nnz} non-zeros), one by one: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let t = Instant::now();
-    let nnz: usize = pick(genes.n_major(), 100, &mut rng).into_iter().map(|g| genes.read(g as usize).map(|ch| ch.nnz())).sum::<Result<usize, _>>().map_err(|e| e.to_string())?;
-    println!("100 random genes ({nnz} non-zeros), one by one: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let nnz: usize = pick(genes.n_major(), 100, &mut rng)
+        .into_iter()
+        .map(|g| genes.read(g as usize).map(|ch| ch.nnz()))
+        .sum::<Result<usize, _>>()
+        .map_err(|e| e.to_string())?;
+    println!(
+        "100 random genes ({nnz} non-zeros), one by one: {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     drop((cells, genes));
-    if dir.join(cellstream_engine::manifest::MANIFEST_FILE).exists() {
+    if dir
+        .join(cellstream_engine::store::manifest::MANIFEST_FILE)
+        .exists()
+    {
         let s = Store::open(dir).map_err(|e| e.to_string())?;
         let all_genes: Vec<u32> = (0..s.n_genes() as u32).collect();
         let c = pick(s.n_cells(), 1000, &mut rng);
         let t = Instant::now();
-        let m = s.submatrix(&c, &all_genes, Layer::Raw).map_err(|e| e.to_string())?;
-        println!("submatrix of 1000 random cells x all genes ({} non-zeros): {:.1} ms", m.value.len(), t.elapsed().as_secs_f64() * 1e3);
+        let m = s
+            .submatrix(&c, &all_genes, Layer::Raw)
+            .map_err(|e| e.to_string())?;
+        println!(
+            "submatrix of 1000 random cells x all genes ({} non-zeros): {:.1} ms",
+            m.value.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }
@@ -113,17 +182,26 @@ fn read(store: &str) -> Result<(), String> {
 fn lz4_floor(reader: &ChunkReader) -> Result<u64, String> {
     (0..reader.n_major())
         .into_par_iter()
-        .map_init(|| (Vec::new(), Vec::new()), |(buf, payload), i| reader.read_payload(i, buf, payload).map(|p| p.len() as u64))
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(buf, payload), i| reader.read_payload(i, buf, payload).map(|p| p.len() as u64),
+        )
         .sum::<Result<u64, _>>()
         .map_err(|e| e.to_string())
 }
 
 fn payload_bytes(reader: &ChunkReader) -> u64 {
-    (0..reader.n_major()).map(|i| reader.payload_len_of(i) as u64).sum()
+    (0..reader.n_major())
+        .map(|i| reader.payload_len_of(i) as u64)
+        .sum()
 }
 
 fn report(what: &str, bytes: u64, seconds: f64) {
-    println!("{what}: {seconds:.1} s, {:.2} GB/s decompressed ({:.2} GB)", bytes as f64 / seconds / 1e9, bytes as f64 / 1e9);
+    println!(
+        "{what}: {seconds:.1} s, {:.2} GB/s decompressed ({:.2} GB)",
+        bytes as f64 / seconds / 1e9,
+        bytes as f64 / 1e9
+    );
 }
 
 fn passes(store: &str) -> Result<(), String> {
@@ -131,20 +209,47 @@ fn passes(store: &str) -> Result<(), String> {
     let (cells_bytes, genes_bytes) = (payload_bytes(&s.cells), payload_bytes(&s.genes));
     let t = Instant::now();
     lz4_floor(&s.cells)?;
-    report("floor, lz4 decompress of cells.chunks", cells_bytes, t.elapsed().as_secs_f64());
+    report(
+        "floor, lz4 decompress of cells.chunks",
+        cells_bytes,
+        t.elapsed().as_secs_f64(),
+    );
     let t = Instant::now();
     let mt: Vec<u32> = (0..13).collect();
-    let qc = cell_qc(&s, &[mt], &[50, 100, 200, 500], &|| false).map_err(|e| e.to_string())?;
-    report("QC pass (1 gene set, 4 top-N)", cells_bytes, t.elapsed().as_secs_f64());
+    let qc = cell_qc(&s, &[mt], &[50, 100, 200, 500], Monitor::quiet()).map_err(|e| e.to_string())?;
+    report(
+        "QC pass (1 gene set, 4 top-N)",
+        cells_bytes,
+        t.elapsed().as_secs_f64(),
+    );
     let t = Instant::now();
     lz4_floor(&s.genes)?;
-    report("floor, lz4 decompress of genes.chunks", genes_bytes, t.elapsed().as_secs_f64());
+    report(
+        "floor, lz4 decompress of genes.chunks",
+        genes_bytes,
+        t.elapsed().as_secs_f64(),
+    );
     let group = vec![0u32; s.n_cells()];
-    let scale: Vec<f64> = qc.n_counts.iter().map(|&l| if l > 0 { 1e4 / l as f64 } else { 0.0 }).collect();
+    let scale: Vec<f64> = qc
+        .n_counts
+        .iter()
+        .map(|&l| if l > 0 { 1e4 / l as f64 } else { 0.0 })
+        .collect();
     for method in [Method::Vst, Method::Dispersion] {
         let t = Instant::now();
-        find_hvg(&s, &CellGroups::new(&group, 1, &scale), method, 2000, &|| false).map_err(|e| e.to_string())?;
-        report(&format!("HVG pass ({method:?}, all cells)"), genes_bytes, t.elapsed().as_secs_f64());
+        find_hvg(
+            &s,
+            &CellGroups::new(&group, 1, &scale),
+            method,
+            2000,
+            Monitor::quiet(),
+        )
+        .map_err(|e| e.to_string())?;
+        report(
+            &format!("HVG pass ({method:?}, all cells)"),
+            genes_bytes,
+            t.elapsed().as_secs_f64(),
+        );
     }
     Ok(())
 }
@@ -153,14 +258,26 @@ fn indices(spec: &str, n: usize) -> Result<Vec<u32>, String> {
     if spec == "all" {
         return Ok((0..n as u32).collect());
     }
-    std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?.lines().map(|l| l.trim().parse::<u32>().map_err(|e| format!("{spec}: {e}"))).collect()
+    std::fs::read_to_string(spec)
+        .map_err(|e| format!("{spec}: {e}"))?
+        .lines()
+        .map(|l| l.trim().parse::<u32>().map_err(|e| format!("{spec}: {e}")))
+        .collect()
 }
 
 fn pca(store: &str, cells: &str, genes: &str, out: &str) -> Result<(), String> {
     use cellstream_engine::pca::{run_pca, PcaOptions, Solver};
     let s = Store::open(Path::new(store)).map_err(|e| e.to_string())?;
-    let cells: Vec<usize> = indices(cells, s.n_cells())?.into_iter().map(|c| c as usize).collect();
-    let library: Vec<f64> = cell_qc(&s, &[], &[], &|| false).map_err(|e| e.to_string())?.n_counts.iter().map(|&l| l as f64).collect();
+    let cells: Vec<usize> = indices(cells, s.n_cells())?
+        .into_iter()
+        .map(|c| c as usize)
+        .collect();
+    let library: Vec<f64> = cell_qc(&s, &[], &[], Monitor::quiet())
+        .map_err(|e| e.to_string())?
+        .n_counts
+        .iter()
+        .map(|&l| l as f64)
+        .collect();
     let genes: Vec<u32> = match genes.strip_prefix("top:") {
         Some(n) => {
             let mut by_counts: Vec<u32> = (0..s.n_genes() as u32).collect();
@@ -172,22 +289,58 @@ fn pca(store: &str, cells: &str, genes: &str, out: &str) -> Result<(), String> {
     };
     let mut columns = Vec::new();
     // CS_OVERSAMPLE / CS_BLOCKS override the randomized settings, to measure their effect.
-    let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let randomized = Solver::Randomized { oversample: env("CS_OVERSAMPLE", 10), blocks: env("CS_BLOCKS", 4) };
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let randomized = Solver::Randomized {
+        oversample: env("CS_OVERSAMPLE", 10),
+        blocks: env("CS_BLOCKS", 4),
+    };
     for (name, solver) in [("randomized", randomized), ("exact", Solver::Exact)] {
         let t = Instant::now();
-        let p = run_pca(&s, &cells, &genes, &library, 1e4, &PcaOptions { n_pcs: 50, scale: true, clip: 10.0, solver, seed: 42 }, &|| false, &|_| ()).map_err(|e| e.to_string())?;
-        println!("{name}: {} cells x {} genes, 50 PCs in {:.1} s; stdev {:.4} .. {:.4}", cells.len(), genes.len(), t.elapsed().as_secs_f64(), p.stdev[0], p.stdev[49]);
+        let p = run_pca(
+            &s,
+            &cells,
+            &genes,
+            &library,
+            1e4,
+            &PcaOptions {
+                n_pcs: 50,
+                scale: true,
+                clip: 10.0,
+                solver,
+                seed: 42,
+            },
+            Monitor::quiet(),
+        )
+        .map_err(|e| e.to_string())?;
+        println!(
+            "{name}: {} cells x {} genes, 50 PCs in {:.1} s; stdev {:.4} .. {:.4}",
+            cells.len(),
+            genes.len(),
+            t.elapsed().as_secs_f64(),
+            p.stdev[0],
+            p.stdev[49]
+        );
         columns.push(p);
     }
     let mut text = String::new();
     for r in 0..cells.len() {
-        let row: Vec<String> = columns.iter().flat_map(|p| p.embedding.row(r).iter().map(|v| v.to_string())).collect();
+        let row: Vec<String> = columns
+            .iter()
+            .flat_map(|p| p.embedding.row(r).iter().map(|v| v.to_string()))
+            .collect();
         text.push_str(&row.join(","));
         text.push('\n');
     }
     std::fs::write(out, text).map_err(|e| e.to_string())?;
-    let stdev: Vec<String> = columns.iter().flat_map(|p| p.stdev.iter().map(|v| v.to_string())).collect();
+    let stdev: Vec<String> = columns
+        .iter()
+        .flat_map(|p| p.stdev.iter().map(|v| v.to_string()))
+        .collect();
     std::fs::write(format!("{out}.stdev"), stdev.join("\n")).map_err(|e| e.to_string())
 }
 
@@ -195,7 +348,8 @@ fn graph(embedding: &str, method: &str) -> Result<(), String> {
     use cellstream_engine::graph::knn::{find_knn, recall, Knn, Method, Metric, HNSW_DEFAULT};
     use cellstream_engine::graph::leiden::{leiden, LeidenOptions, Objective};
     use cellstream_engine::graph::snn::{snn, SnnWeight};
-    let (_, pcs) = cellstream_engine::pca::file::read_embedding(Path::new(embedding)).map_err(|e| e.to_string())?;
+    let (_, pcs) =
+        cellstream_engine::pca::file::read_embedding(Path::new(embedding)).map_err(|e| e.to_string())?;
     let dims = 30;
     let data: Vec<f32> = (0..pcs.rows).flat_map(|r| pcs.row(r)[..dims].to_vec()).collect();
     drop(pcs);
@@ -205,37 +359,106 @@ fn graph(embedding: &str, method: &str) -> Result<(), String> {
         _ => Method::NnDescent,
     };
     let t = Instant::now();
-    let knn = find_knn(&data, dims, 20, method, Metric::Euclidean, 42).map_err(|e| e.to_string())?;
-    println!("kNN {method:?}: {} rows in {:.1} s", knn.n_rows(), t.elapsed().as_secs_f64());
+    let knn = find_knn(&data, dims, 20, method, Metric::Euclidean, 42, &Meter::default())
+        .map_err(|e| e.to_string())?;
+    println!(
+        "kNN {method:?}: {} rows in {:.1} s",
+        knn.n_rows(),
+        t.elapsed().as_secs_f64()
+    );
     // Recall on a sample of rows against their exact neighbours.
     let rows: Vec<usize> = (0..2000).map(|i| i * knn.n_rows() / 2000).collect();
-    let exact_rows: Vec<Knn> = rows.par_iter().map(|&i| {
-        let q = &data[i * dims..(i + 1) * dims];
-        let mut d: Vec<(f32, u32)> = data.chunks_exact(dims).enumerate().filter(|&(j, _)| j != i).map(|(j, r)| (q.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum(), j as u32)).collect();
-        d.select_nth_unstable_by(18, |a, b| a.0.total_cmp(&b.0));
-        Knn { k: 20, index: std::iter::once(i as u32).chain(d[..19].iter().map(|p| p.1)).collect(), distance: vec![0.0; 20] }
-    }).collect();
-    let sample = |k: &Knn| Knn { k: 20, index: rows.iter().flat_map(|&i| k.row(i).to_vec()).collect(), distance: vec![0.0; 20 * rows.len()] };
-    let truth = Knn { k: 20, index: exact_rows.iter().flat_map(|k| k.index.clone()).collect(), distance: vec![0.0; 20 * rows.len()] };
-    println!("recall@20 on {} rows: {:.4}", rows.len(), recall(&sample(&knn), &truth));
+    let exact_rows: Vec<Knn> = rows
+        .par_iter()
+        .map(|&i| {
+            let q = &data[i * dims..(i + 1) * dims];
+            let mut d: Vec<(f32, u32)> = data
+                .chunks_exact(dims)
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(j, r)| (q.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum(), j as u32))
+                .collect();
+            d.select_nth_unstable_by(18, |a, b| a.0.total_cmp(&b.0));
+            Knn {
+                k: 20,
+                index: std::iter::once(i as u32)
+                    .chain(d[..19].iter().map(|p| p.1))
+                    .collect(),
+                distance: vec![0.0; 20],
+            }
+        })
+        .collect();
+    let sample = |k: &Knn| Knn {
+        k: 20,
+        index: rows.iter().flat_map(|&i| k.row(i).to_vec()).collect(),
+        distance: vec![0.0; 20 * rows.len()],
+    };
+    let truth = Knn {
+        k: 20,
+        index: exact_rows.iter().flat_map(|k| k.index.clone()).collect(),
+        distance: vec![0.0; 20 * rows.len()],
+    };
+    println!(
+        "recall@20 on {} rows: {:.4}",
+        rows.len(),
+        recall(&sample(&knn), &truth)
+    );
     let t = Instant::now();
-    let g = snn(&knn, SnnWeight::Jaccard { prune: 1.0 / 15.0 });
-    println!("sNN: {} entries in {:.1} s", g.col.len(), t.elapsed().as_secs_f64());
+    let g =
+        snn(&knn, SnnWeight::Jaccard { prune: 1.0 / 15.0 }, &Meter::default()).map_err(|e| e.to_string())?;
+    println!(
+        "sNN: {} entries in {:.1} s",
+        g.col.len(),
+        t.elapsed().as_secs_f64()
+    );
     drop(knn);
     let t = Instant::now();
-    let c = leiden(&g, &LeidenOptions { resolution: 1.0, objective: Objective::Modularity, seed: 42, max_iterations: None, randomness: 0.01 }).map_err(|e| e.to_string())?;
-    println!("Leiden: {} clusters, modularity {:.4}, {} iterations in {:.1} s", c.n_clusters, c.quality, c.iterations, t.elapsed().as_secs_f64());
+    let c = leiden(
+        &g,
+        &LeidenOptions {
+            resolution: 1.0,
+            objective: Objective::Modularity,
+            seed: 42,
+            max_iterations: None,
+            randomness: 0.01,
+        },
+        &Meter::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "Leiden: {} clusters, modularity {:.4}, {} iterations in {:.1} s",
+        c.n_clusters,
+        c.quality,
+        c.iterations,
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn umap(store: &str) -> Result<(), String> {
     use cellstream_engine::umap::{umap, Init, UmapOptions};
     let dir = Path::new(store);
-    let (_, knn) = cellstream_engine::graph::file::read_knn(&dir.join("knn.graph")).map_err(|e| e.to_string())?;
-    let (_, pcs) = cellstream_engine::pca::file::read_embedding(&dir.join("pca.embedding")).map_err(|e| e.to_string())?;
-    let options = UmapOptions { n_neighbors: 15.min(knn.k), min_dist: 0.3, spread: 1.0, n_epochs: None, init: Init::Spectral, seed: 42, threads: None };
+    let (_, knn) =
+        cellstream_engine::graph::file::read_knn(&dir.join("knn.graph")).map_err(|e| e.to_string())?;
+    let (_, pcs) = cellstream_engine::pca::file::read_embedding(&dir.join("pca.embedding"))
+        .map_err(|e| e.to_string())?;
+    let options = UmapOptions {
+        n_neighbors: 15.min(knn.k),
+        min_dist: 0.3,
+        spread: 1.0,
+        n_epochs: None,
+        init: Init::Spectral,
+        seed: 42,
+        threads: None,
+    };
     let t = Instant::now();
-    let layout = umap(&knn, &pcs, &options, &|| false, &|text: &str| eprintln!("{text}")).map_err(|e| e.to_string())?;
-    println!("UMAP of {} cells ({} start, {} epochs) in {:.1} s", knn.n_rows(), layout.init, layout.n_epochs, t.elapsed().as_secs_f64());
+    let layout = umap(&knn, &pcs, &options, Monitor::quiet()).map_err(|e| e.to_string())?;
+    println!(
+        "UMAP of {} cells ({} start, {} epochs) in {:.1} s",
+        knn.n_rows(),
+        layout.init,
+        layout.n_epochs,
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }

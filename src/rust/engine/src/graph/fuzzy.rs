@@ -21,11 +21,23 @@ pub fn smooth_distances(knn: &Knn) -> (Vec<f64>, Vec<f64>) {
     (0..knn.n_rows())
         .into_par_iter()
         .map(|i| {
-            let d: Vec<f64> = knn.distance[i * k..(i + 1) * k].iter().map(|&d| d as f64).collect();
+            let d: Vec<f64> = knn.distance[i * k..(i + 1) * k]
+                .iter()
+                .map(|&d| d as f64)
+                .collect();
             let rho = d.iter().copied().find(|&d| d > 0.0).unwrap_or(0.0);
             let (mut lo, mut hi, mut sigma) = (0.0, f64::INFINITY, 1.0);
             for _ in 0..BISECTION_STEPS {
-                let psum: f64 = d[1..].iter().map(|&dj| if dj - rho > 0.0 { (-(dj - rho) / sigma).exp() } else { 1.0 }).sum();
+                let psum: f64 = d[1..]
+                    .iter()
+                    .map(|&dj| {
+                        if dj - rho > 0.0 {
+                            (-(dj - rho) / sigma).exp()
+                        } else {
+                            1.0
+                        }
+                    })
+                    .sum();
                 if (psum - target).abs() < TOLERANCE {
                     break;
                 }
@@ -34,10 +46,19 @@ pub fn smooth_distances(knn: &Knn) -> (Vec<f64>, Vec<f64>) {
                     sigma = (lo + hi) / 2.0;
                 } else {
                     lo = sigma;
-                    sigma = if hi == f64::INFINITY { sigma * 2.0 } else { (lo + hi) / 2.0 };
+                    sigma = if hi == f64::INFINITY {
+                        sigma * 2.0
+                    } else {
+                        (lo + hi) / 2.0
+                    };
                 }
             }
-            let floor = MIN_DISTANCE_SCALE * if rho > 0.0 { d.iter().sum::<f64>() / k as f64 } else { mean_all };
+            let floor = MIN_DISTANCE_SCALE
+                * if rho > 0.0 {
+                    d.iter().sum::<f64>() / k as f64
+                } else {
+                    mean_all
+                };
             (sigma.max(floor), rho)
         })
         .unzip()
@@ -65,12 +86,20 @@ pub fn fuzzy_graph(knn: &Knn) -> Graph {
             }
         }
     }
-    let mut g = Graph { row_ptr: vec![0], col: Vec::new(), weight: Vec::new() };
+    let mut g = Graph {
+        row_ptr: vec![0],
+        col: Vec::new(),
+        weight: Vec::new(),
+    };
     let mut row: Vec<(u32, f64, f64)> = Vec::new();
-    for i in 0..n {
+    for (i, listed) in listed_by.iter().enumerate() {
         row.clear();
-        row.extend((0..k).filter(|&t| knn.index[i * k + t] as usize != i).map(|t| (knn.index[i * k + t], membership(i, t), 0.0)));
-        row.extend(listed_by[i].iter().map(|&(j, b)| (j, 0.0, b)));
+        row.extend(
+            (0..k)
+                .filter(|&t| knn.index[i * k + t] as usize != i)
+                .map(|t| (knn.index[i * k + t], membership(i, t), 0.0)),
+        );
+        row.extend(listed.iter().map(|&(j, b)| (j, 0.0, b)));
         row.sort_unstable_by_key(|e| e.0);
         let mut p = 0;
         while p < row.len() {
@@ -96,15 +125,27 @@ pub fn fuzzy_graph(knn: &Knn) -> Graph {
 mod tests {
     use super::*;
     use crate::graph::knn::{find_knn, Method, Metric};
+    use crate::monitor::Meter;
 
     #[test]
     fn memberships_sum_to_log2_k_and_join_as_fuzzy_union() {
         let (points, _) = crate::testdir::clustered_points(300, 5, 3, 2);
-        let knn = find_knn(&points, 5, 8, Method::Exact, Metric::Euclidean, 0).unwrap();
+        let knn = find_knn(
+            &points,
+            5,
+            8,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default(),
+        )
+        .unwrap();
         let (sigma, rho) = smooth_distances(&knn);
         for i in 0..knn.n_rows() {
             assert_eq!(rho[i], knn.distance[i * 8 + 1] as f64);
-            let psum: f64 = (1..8).map(|t| (-((knn.distance[i * 8 + t] as f64 - rho[i]).max(0.0)) / sigma[i]).exp()).sum();
+            let psum: f64 = (1..8)
+                .map(|t| (-((knn.distance[i * 8 + t] as f64 - rho[i]).max(0.0)) / sigma[i]).exp())
+                .sum();
             assert!((psum - 3.0).abs() < 1e-4, "row {i}: {psum}");
         }
         let g = fuzzy_graph(&knn);

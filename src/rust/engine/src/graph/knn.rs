@@ -4,6 +4,7 @@
 //! (RANN) and scanpy's `neighbors`, so k counts the cell itself.
 
 use crate::error::{Error, Result};
+use crate::monitor::Meter;
 use ann_search_rs::cpu::nndescent::NNDescentKnnParams;
 use ann_search_rs::utils::nndescent_utils::KNN_GRAPH_EMPTY;
 use ann_search_rs::{build_hnsw_index, build_knn_graph_nndescent, query_hnsw_self, Verbosity};
@@ -33,13 +34,21 @@ pub enum Method {
     Exact,
     /// Hierarchical navigable small worlds: `m` links per node, candidate lists of
     /// `ef_construction` while building and `ef_search` while querying.
-    Hnsw { m: usize, ef_construction: usize, ef_search: usize },
+    Hnsw {
+        m: usize,
+        ef_construction: usize,
+        ef_search: usize,
+    },
     NnDescent,
 }
 
 /// HNSW settings that reach recall@20 > 0.99 on PCA embeddings of 100k cells (upsampled
 /// PBMC3k and simulated; ef_search = 40 gave 0.975 on the simulated ones).
-pub const HNSW_DEFAULT: Method = Method::Hnsw { m: 16, ef_construction: 100, ef_search: 100 };
+pub const HNSW_DEFAULT: Method = Method::Hnsw {
+    m: 16,
+    ef_construction: 100,
+    ef_search: 100,
+};
 
 /// Up to this many rows `auto` searches exactly (under a second on 2 cores; 20,000 rows take
 /// 10 s); above it, NN-Descent.
@@ -60,21 +69,50 @@ pub enum Metric {
     Cosine,
 }
 
-/// `data`: n rows x `dims` columns, row-major.
-pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, method: Method, metric: Metric, seed: u64) -> Result<Knn> {
+/// `data`: n rows x `dims` columns, row-major. The exact search counts its rows on `meter`
+/// (the approximate libraries report nothing).
+pub fn find_knn<T: Copy + Into<f64> + Sync>(
+    data: &[T],
+    dims: usize,
+    k: usize,
+    method: Method,
+    metric: Metric,
+    seed: u64,
+    meter: &Meter,
+) -> Result<Knn> {
     let n = data.len().checked_div(dims).unwrap_or(0);
     if k < 2 || k >= n {
-        return Err(Error::Request(format!("k (neighbours per cell, the cell itself included) must be at least 2 and smaller than the number of cells ({n}), not {k}")));
+        return Err(Error::Request(format!(
+            "k (neighbours per cell, the cell itself included) must be at \
+            least 2 and smaller than the number of cells ({n}), not {k}"
+        )));
     }
     if let Some(bad) = data.iter().position(|&v| !v.into().is_finite()) {
-        return Err(Error::Request(format!("the embedding has a missing or infinite value (row {}, column {})", bad / dims + 1, bad % dims + 1)));
+        return Err(Error::Request(format!(
+            "the embedding has a missing or infinite value (row {}, column {})",
+            bad / dims + 1,
+            bad % dims + 1
+        )));
     }
     let mut knn = match method {
-        Method::Exact => exact(&prepared(data, dims, metric, |v| v), dims, k),
-        Method::Hnsw { m, ef_construction, ef_search } => {
+        Method::Exact => exact(&prepared(data, dims, metric, |v| v), dims, k, meter)?,
+        Method::Hnsw {
+            m,
+            ef_construction,
+            ef_search,
+        } => {
             let rows32 = prepared(data, dims, metric, |v| v as f32);
-            let index = build_hnsw_index((&rows32[..], n, dims), m, ef_construction, "euclidean", seed as usize, Verbosity::Quiet).map_err(ann_error)?;
-            let (ids, squared) = query_hnsw_self(&index, k, ef_search.max(k), true, Verbosity::Quiet).map_err(ann_error)?;
+            let index = build_hnsw_index(
+                (&rows32[..], n, dims),
+                m,
+                ef_construction,
+                "euclidean",
+                seed as usize,
+                Verbosity::Quiet,
+            )
+            .map_err(ann_error)?;
+            let (ids, squared) =
+                query_hnsw_self(&index, k, ef_search.max(k), true, Verbosity::Quiet).map_err(ann_error)?;
             let squared = squared.expect("distances were requested");
             let index = ids.iter().flat_map(|r| r.iter().map(|&j| j as u32)).collect();
             let distance = squared.iter().flatten().map(|&d| d.max(0.0).sqrt()).collect();
@@ -83,10 +121,25 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, m
         Method::NnDescent => {
             let rows32 = prepared(data, dims, metric, |v| v as f32);
             let params = NNDescentKnnParams::new(k - 1, None, None, None, 0.001, true, true);
-            let g = build_knn_graph_nndescent((&rows32[..], n, dims), "euclidean", Some(params), seed as usize, Verbosity::Quiet).map_err(ann_error)?;
+            let g = build_knn_graph_nndescent(
+                (&rows32[..], n, dims),
+                "euclidean",
+                Some(params),
+                seed as usize,
+                Verbosity::Quiet,
+            )
+            .map_err(ann_error)?;
             let squared = g.distances.expect("distances were requested");
             let distance = squared.iter().map(|&d| d.max(0.0).sqrt()).collect();
-            with_self_first(Knn { k, index: g.indices, distance }, &rows32, dims)
+            with_self_first(
+                Knn {
+                    k,
+                    index: g.indices,
+                    distance,
+                },
+                &rows32,
+                dims,
+            )
         }
     };
     if metric == Metric::Cosine {
@@ -97,12 +150,19 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(data: &[T], dims: usize, k: usize, m
 }
 
 /// The rows converted by `to`; for the cosine metric first scaled to unit length.
-fn prepared<T: Copy + Into<f64> + Sync, U: Send>(data: &[T], dims: usize, metric: Metric, to: impl Fn(f64) -> U + Sync) -> Vec<U> {
+fn prepared<T: Copy + Into<f64> + Sync, U: Send>(
+    data: &[T],
+    dims: usize,
+    metric: Metric,
+    to: impl Fn(f64) -> U + Sync,
+) -> Vec<U> {
     let to = &to;
     data.par_chunks(dims)
         .flat_map_iter(|row| {
             let norm = match metric {
-                Metric::Cosine => Some(row.iter().map(|&v| v.into() * v.into()).sum::<f64>().sqrt()).filter(|&n| n > 0.0).unwrap_or(1.0),
+                Metric::Cosine => Some(row.iter().map(|&v| v.into() * v.into()).sum::<f64>().sqrt())
+                    .filter(|&n| n > 0.0)
+                    .unwrap_or(1.0),
                 Metric::Euclidean => 1.0,
             };
             row.iter().map(move |&v| to(v.into() / norm))
@@ -114,33 +174,49 @@ fn ann_error(e: ann_search_rs::errors::AnnSearchErrors) -> Error {
     Error::Request(format!("the approximate neighbour search failed: {e}"))
 }
 
+/// Rows of the exact search between two looks at the meter.
+const ROWS_PER_CHECK: usize = 4096;
+
 /// Exact neighbours, nearest first, ties by row number (so the result does not depend on the
 /// thread schedule), the row itself first.
-fn exact(data: &[f64], dims: usize, k: usize) -> Knn {
+fn exact(data: &[f64], dims: usize, k: usize, meter: &Meter) -> Result<Knn> {
     let n = data.len() / dims;
     let row = |i: usize| &data[i * dims..(i + 1) * dims];
-    let per_row: Vec<Vec<(f64, u32)>> = (0..n)
-        .into_par_iter()
-        .map_init(Vec::new, |candidates: &mut Vec<(f64, u32)>, i| {
-            let q = row(i);
-            candidates.clear();
-            candidates.extend((0..n).filter(|&j| j != i).map(|j| (q.iter().zip(row(j)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(), j as u32)));
-            let by_distance = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-            if k - 1 < candidates.len() {
-                candidates.select_nth_unstable_by(k - 1, by_distance);
-            }
-            let mut nearest = Vec::with_capacity(k);
-            nearest.push((0.0, i as u32));
-            nearest.extend_from_slice(&candidates[..k - 1]);
-            nearest[1..].sort_unstable_by(by_distance);
-            nearest
-        })
-        .collect();
-    Knn {
+    let mut per_row: Vec<Vec<(f64, u32)>> = Vec::with_capacity(n);
+    for start in (0..n).step_by(ROWS_PER_CHECK) {
+        meter.check()?;
+        let rows = start..(start + ROWS_PER_CHECK).min(n);
+        let len = rows.len() as u64;
+        per_row.par_extend(
+            rows.into_par_iter()
+                .map_init(Vec::new, |candidates: &mut Vec<(f64, u32)>, i| {
+                    let q = row(i);
+                    candidates.clear();
+                    candidates.extend((0..n).filter(|&j| j != i).map(|j| {
+                        (
+                            q.iter().zip(row(j)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(),
+                            j as u32,
+                        )
+                    }));
+                    let by_distance =
+                        |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                    if k - 1 < candidates.len() {
+                        candidates.select_nth_unstable_by(k - 1, by_distance);
+                    }
+                    let mut nearest = Vec::with_capacity(k);
+                    nearest.push((0.0, i as u32));
+                    nearest.extend_from_slice(&candidates[..k - 1]);
+                    nearest[1..].sort_unstable_by(by_distance);
+                    nearest
+                }),
+        );
+        meter.add(len);
+    }
+    Ok(Knn {
         k,
         index: per_row.iter().flatten().map(|&(_, j)| j).collect(),
         distance: per_row.iter().flatten().map(|&(d, _)| d.sqrt() as f32).collect(),
-    }
+    })
 }
 
 /// Makes each row start with the row itself, as the exact search does: approximate indexes
@@ -185,7 +261,20 @@ fn with_self_first(mut knn: Knn, data: &[f32], dims: usize) -> Knn {
 
 fn exact_row(data: &[f32], dims: usize, k: usize, i: usize) -> Knn {
     let q = &data[i * dims..(i + 1) * dims];
-    let mut d: Vec<(f64, u32)> = data.chunks_exact(dims).enumerate().filter(|&(j, _)| j != i).map(|(j, r)| (q.iter().zip(r).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum(), j as u32)).collect();
+    let mut d: Vec<(f64, u32)> = data
+        .chunks_exact(dims)
+        .enumerate()
+        .filter(|&(j, _)| j != i)
+        .map(|(j, r)| {
+            (
+                q.iter()
+                    .zip(r)
+                    .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                    .sum(),
+                j as u32,
+            )
+        })
+        .collect();
     d.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let nearest = std::iter::once((0.0, i as u32)).chain(d.into_iter().take(k - 1));
     let (distance, index): (Vec<f32>, Vec<u32>) = nearest.map(|(d, j)| (d.sqrt() as f32, j)).unzip();
@@ -195,7 +284,15 @@ fn exact_row(data: &[f32], dims: usize, k: usize, i: usize) -> Knn {
 /// Fraction of the exact neighbours (beyond the row itself) that `approx` found.
 pub fn recall(approx: &Knn, exact: &Knn) -> f64 {
     let k = exact.k;
-    let found: usize = (0..exact.n_rows()).into_par_iter().map(|i| exact.row(i)[1..].iter().filter(|j| approx.row(i)[1..].contains(j)).count()).sum();
+    let found: usize = (0..exact.n_rows())
+        .into_par_iter()
+        .map(|i| {
+            exact.row(i)[1..]
+                .iter()
+                .filter(|j| approx.row(i)[1..].contains(j))
+                .count()
+        })
+        .sum();
     found as f64 / (exact.n_rows() * (k - 1)) as f64
 }
 
@@ -204,7 +301,16 @@ mod tests {
     use super::*;
 
     fn exact_of(data: &[f64], dims: usize, k: usize) -> Knn {
-        find_knn(data, dims, k, Method::Exact, Metric::Euclidean, 0).unwrap()
+        find_knn(
+            data,
+            dims,
+            k,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -214,15 +320,41 @@ mod tests {
         assert_eq!(knn.index, vec![0, 1, 2, 1, 0, 2, 2, 1, 0, 3, 2, 1]);
         assert_eq!(&knn.distance[..3], &[0.0, 1.0, 3.0]);
         assert_eq!(&knn.distance[9..], &[0.0, 4.0, 6.0]);
-        assert!(find_knn(&[0.0, 1.0, 2.0], 1, 3, Method::Exact, Metric::Euclidean, 0).is_err());
-        assert!(find_knn(&[0.0, f64::NAN], 1, 2, Method::Exact, Metric::Euclidean, 0).is_err());
+        assert!(find_knn(
+            &[0.0, 1.0, 2.0],
+            1,
+            3,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default()
+        )
+        .is_err());
+        assert!(find_knn(
+            &[0.0, f64::NAN],
+            1,
+            2,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default()
+        )
+        .is_err());
     }
 
     #[test]
     fn identical_cells_still_list_themselves_first() {
         let knn = exact_of(&[5.0, 5.0, 5.0, 9.0], 1, 3);
         assert_eq!(knn.index, vec![0, 1, 2, 1, 0, 2, 2, 0, 1, 3, 0, 1]);
-        let fixed = with_self_first(Knn { k: 2, index: vec![1, 0, 0, 1, KNN_GRAPH_EMPTY, KNN_GRAPH_EMPTY], distance: vec![0.0; 6] }, &[5.0, 5.0, 9.0], 1);
+        let fixed = with_self_first(
+            Knn {
+                k: 2,
+                index: vec![1, 0, 0, 1, KNN_GRAPH_EMPTY, KNN_GRAPH_EMPTY],
+                distance: vec![0.0; 6],
+            },
+            &[5.0, 5.0, 9.0],
+            1,
+        );
         assert_eq!(fixed.index, vec![0, 1, 1, 0, 2, 0]);
         assert_eq!(fixed.distance[5], 4.0);
     }
@@ -230,7 +362,16 @@ mod tests {
     #[test]
     fn cosine_distance_ignores_length() {
         // (1,0) and (10,0) point the same way; (0,1) is orthogonal.
-        let knn = find_knn(&[1.0, 0.0, 0.0, 1.0, 10.0, 0.0], 2, 2, Method::Exact, Metric::Cosine, 0).unwrap();
+        let knn = find_knn(
+            &[1.0, 0.0, 0.0, 1.0, 10.0, 0.0],
+            2,
+            2,
+            Method::Exact,
+            Metric::Cosine,
+            0,
+            &Meter::default(),
+        )
+        .unwrap();
         assert_eq!(knn.index, vec![0, 2, 1, 0, 2, 0]);
         assert!(knn.distance[1].abs() < 1e-7 && (knn.distance[3] - 1.0).abs() < 1e-7);
     }
@@ -240,7 +381,7 @@ mod tests {
         let (sim, _) = crate::testdir::clustered_points(4_000, 10, 8, 7);
         let truth = exact_of(&sim, 10, 15);
         for method in [Method::NnDescent, HNSW_DEFAULT] {
-            let approx = find_knn(&sim, 10, 15, method, Metric::Euclidean, 1).unwrap();
+            let approx = find_knn(&sim, 10, 15, method, Metric::Euclidean, 1, &Meter::default()).unwrap();
             assert!((0..approx.n_rows()).all(|i| approx.row(i)[0] == i as u32));
             let r = recall(&approx, &truth);
             assert!(r > 0.98, "{method:?}: recall {r}");

@@ -20,6 +20,7 @@
 
 use super::Graph;
 use crate::error::{Error, Result};
+use crate::monitor::Meter;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -56,9 +57,17 @@ pub struct Clustering {
 /// Safety net for "until stable" (each iteration strictly improves the objective, so it ends).
 const MAX_ITERATIONS: usize = 1000;
 
-pub fn leiden<W: Copy + Into<f64> + Sync>(g: &Graph<W>, options: &LeidenOptions) -> Result<Clustering> {
+/// Counts iterations on `meter` and stops when it says so.
+pub fn leiden<W: Copy + Into<f64> + Sync>(
+    g: &Graph<W>,
+    options: &LeidenOptions,
+    meter: &Meter,
+) -> Result<Clustering> {
     if !(options.resolution > 0.0 && options.resolution.is_finite()) {
-        return Err(Error::Request(format!("resolution must be a positive number, not {}", options.resolution)));
+        return Err(Error::Request(format!(
+            "resolution must be a positive number, not {}",
+            options.resolution
+        )));
     }
     let n = g.n_nodes();
     let strength = g.strength();
@@ -75,31 +84,68 @@ pub fn leiden<W: Copy + Into<f64> + Sync>(g: &Graph<W>, options: &LeidenOptions)
     let limit = options.max_iterations.unwrap_or(MAX_ITERATIONS).max(1);
     let mut iterations = 0;
     while iterations < limit {
+        meter.check()?;
         iterations += 1;
-        if !iterate(g, &node_weight, scale, options.randomness, &mut membership, &mut rng) {
+        let moved = iterate(
+            g,
+            &node_weight,
+            scale,
+            options.randomness,
+            &mut membership,
+            &mut rng,
+        );
+        meter.add(1);
+        if !moved {
             break;
         }
     }
     let labels = by_size(&membership);
     let n_clusters = labels.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
     let quality = objective(g, &node_weight, scale, &labels, n_clusters) / two_m;
-    Ok(Clustering { labels, n_clusters, quality, iterations })
+    Ok(Clustering {
+        labels,
+        n_clusters,
+        quality,
+        iterations,
+    })
 }
 
 /// Several resolutions on one graph, in parallel. Without `count_self_loops` the diagonal is
 /// dropped first (in place; the graph is consumed), as Seurat's modularity optimiser ignores it.
-pub fn leiden_each<W: Copy + Into<f64> + Sync>(mut g: Graph<W>, count_self_loops: bool, options: &[LeidenOptions]) -> Result<Vec<Clustering>> {
+pub fn leiden_each<W: Copy + Into<f64> + Sync>(
+    mut g: Graph<W>,
+    count_self_loops: bool,
+    options: &[LeidenOptions],
+    meter: &Meter,
+) -> Result<Vec<Clustering>> {
     if !count_self_loops {
         g.drop_self_loops();
     }
-    options.par_iter().map(|o| leiden(&g, o)).collect()
+    options.par_iter().map(|o| leiden(&g, o, meter)).collect()
 }
 
 /// Σ_ij (A_ij - scale · w_i · w_j) over pairs in the same cluster.
-pub fn objective<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], scale: f64, labels: &[u32], n_clusters: usize) -> f64 {
-    let inside: f64 = (0..g.n_nodes()).into_par_iter().map(|i| g.edges(i).filter(|&(j, _)| labels[j] == labels[i]).map(|(_, w)| w.into()).sum::<f64>()).sum();
+pub fn objective<W: Copy + Into<f64> + Sync>(
+    g: &Graph<W>,
+    node_weight: &[f64],
+    scale: f64,
+    labels: &[u32],
+    n_clusters: usize,
+) -> f64 {
+    let inside: f64 = (0..g.n_nodes())
+        .into_par_iter()
+        .map(|i| {
+            g.edges(i)
+                .filter(|&(j, _)| labels[j] == labels[i])
+                .map(|(_, w)| w.into())
+                .sum::<f64>()
+        })
+        .sum();
     let mut total = vec![0.0; n_clusters];
-    labels.iter().zip(node_weight).for_each(|(&c, &w)| total[c as usize] += w);
+    labels
+        .iter()
+        .zip(node_weight)
+        .for_each(|(&c, &w)| total[c as usize] += w);
     inside - scale * total.iter().map(|t| t * t).sum::<f64>()
 }
 
@@ -112,7 +158,14 @@ pub fn modularity<W: Copy + Into<f64> + Sync>(g: &Graph<W>, labels: &[u32], reso
 }
 
 /// One Leiden iteration from `membership` (of the graph's nodes); whether any node moved.
-fn iterate<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], scale: f64, randomness: f64, membership: &mut [u32], rng: &mut Xoshiro256PlusPlus) -> bool {
+fn iterate<W: Copy + Into<f64> + Sync>(
+    g: &Graph<W>,
+    node_weight: &[f64],
+    scale: f64,
+    randomness: f64,
+    membership: &mut [u32],
+    rng: &mut Xoshiro256PlusPlus,
+) -> bool {
     let mut partition = membership.to_vec();
     let mut moved = move_nodes(g, node_weight, scale, &mut partition, rng);
     // The level graph each original node belongs to is `node_of`; level 0 is `g` itself.
@@ -123,13 +176,18 @@ fn iterate<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], scale:
             None => next_level(g, node_weight, scale, randomness, &partition, rng),
             Some((lg, lw)) => next_level(lg, lw, scale, randomness, &partition, rng),
         };
-        let Some((aggregate, weights, aggregate_of, aggregate_partition)) = next else { break };
+        let Some((aggregate, weights, aggregate_of, aggregate_partition)) = next else {
+            break;
+        };
         node_of.iter_mut().for_each(|v| *v = aggregate_of[*v as usize]);
         partition = aggregate_partition;
         moved |= move_nodes(&aggregate, &weights, scale, &mut partition, rng);
         level = Some((aggregate, weights));
     }
-    membership.iter_mut().zip(&node_of).for_each(|(m, &v)| *m = partition[v as usize]);
+    membership
+        .iter_mut()
+        .zip(&node_of)
+        .for_each(|(m, &v)| *m = partition[v as usize]);
     moved
 }
 
@@ -137,7 +195,14 @@ fn iterate<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], scale:
 /// node of every node, and the partition of the aggregated nodes (their communities);
 /// None when every community is a single node.
 #[allow(clippy::type_complexity)]
-fn next_level<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], scale: f64, randomness: f64, partition: &[u32], rng: &mut Xoshiro256PlusPlus) -> Option<(Graph<f64>, Vec<f64>, Vec<u32>, Vec<u32>)> {
+fn next_level<W: Copy + Into<f64> + Sync>(
+    g: &Graph<W>,
+    node_weight: &[f64],
+    scale: f64,
+    randomness: f64,
+    partition: &[u32],
+    rng: &mut Xoshiro256PlusPlus,
+) -> Option<(Graph<f64>, Vec<f64>, Vec<u32>, Vec<u32>)> {
     let n = g.n_nodes();
     let (partition, n_communities) = dense(partition);
     if n_communities == n {
@@ -146,17 +211,30 @@ fn next_level<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], sca
     let refined = refine(g, node_weight, scale, randomness, &partition, rng);
     let (refined, n_refined) = dense(&refined);
     // If nothing merged, aggregating the refinement would repeat this level.
-    let (basis, n_aggregated) = if n_refined == n { (partition.clone(), n_communities) } else { (refined, n_refined) };
+    let (basis, n_aggregated) = if n_refined == n {
+        (partition.clone(), n_communities)
+    } else {
+        (refined, n_refined)
+    };
     let (aggregate, weights) = aggregate(g, node_weight, &basis, n_aggregated);
     let mut aggregate_partition = vec![0u32; n_aggregated];
-    basis.iter().zip(&partition).for_each(|(&a, &p)| aggregate_partition[a as usize] = p);
+    basis
+        .iter()
+        .zip(&partition)
+        .for_each(|(&a, &p)| aggregate_partition[a as usize] = p);
     Some((aggregate, weights, basis, aggregate_partition))
 }
 
 /// Fast local moving: nodes from a queue (random order first) move to the neighbouring
 /// community with the largest gain (or an empty one); neighbours outside the new community
 /// are queued again. Returns whether any node moved.
-fn move_nodes<W: Copy + Into<f64>>(g: &Graph<W>, node_weight: &[f64], scale: f64, partition: &mut [u32], rng: &mut Xoshiro256PlusPlus) -> bool {
+fn move_nodes<W: Copy + Into<f64>>(
+    g: &Graph<W>,
+    node_weight: &[f64],
+    scale: f64,
+    partition: &mut [u32],
+    rng: &mut Xoshiro256PlusPlus,
+) -> bool {
     let n = g.n_nodes();
     let mut total = vec![0.0; n];
     let mut size = vec![0u32; n];
@@ -225,16 +303,34 @@ fn move_nodes<W: Copy + Into<f64>>(g: &Graph<W>, node_weight: &[f64], scale: f64
 /// Splits each community into well-connected parts: starting from singletons, each node
 /// still alone and well connected to its community may join a well-connected part of the same
 /// community whose gain is not negative, chosen with probability ∝ exp(gain / θ).
-fn refine<W: Copy + Into<f64>>(g: &Graph<W>, node_weight: &[f64], scale: f64, randomness: f64, partition: &[u32], rng: &mut Xoshiro256PlusPlus) -> Vec<u32> {
+fn refine<W: Copy + Into<f64>>(
+    g: &Graph<W>,
+    node_weight: &[f64],
+    scale: f64,
+    randomness: f64,
+    partition: &[u32],
+    rng: &mut Xoshiro256PlusPlus,
+) -> Vec<u32> {
     let n = g.n_nodes();
     let mut refined: Vec<u32> = (0..n as u32).collect();
     let mut total = node_weight.to_vec();
     let mut size = vec![1u32; n];
     let mut community_total = vec![0.0; n];
-    partition.iter().zip(node_weight).for_each(|(&p, &w)| community_total[p as usize] += w);
+    partition
+        .iter()
+        .zip(node_weight)
+        .for_each(|(&p, &w)| community_total[p as usize] += w);
     // Weight from each refined part to the rest of its community.
-    let mut outside: Vec<f64> = (0..n).map(|v| g.edges(v).filter(|&(u, _)| u != v && partition[u] == partition[v]).map(|(_, w)| w.into()).sum()).collect();
-    let well_connected = |outside: f64, total: f64, community: f64| outside >= scale * total * (community - total);
+    let mut outside: Vec<f64> = (0..n)
+        .map(|v| {
+            g.edges(v)
+                .filter(|&(u, _)| u != v && partition[u] == partition[v])
+                .map(|(_, w)| w.into())
+                .sum()
+        })
+        .collect();
+    let well_connected =
+        |outside: f64, total: f64, community: f64| outside >= scale * total * (community - total);
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.shuffle(rng);
     let mut to = vec![0.0; n];
@@ -247,7 +343,10 @@ fn refine<W: Copy + Into<f64>>(g: &Graph<W>, node_weight: &[f64], scale: f64, ra
         if size[own] != 1 || !well_connected(outside[own], total[own], community_total[community]) {
             continue;
         }
-        for (u, w) in g.edges(v).filter(|&(u, _)| u != v && partition[u] as usize == community) {
+        for (u, w) in g
+            .edges(v)
+            .filter(|&(u, _)| u != v && partition[u] as usize == community)
+        {
             let c = refined[u] as usize;
             if to[c] == 0.0 {
                 touched.push(c as u32);
@@ -279,11 +378,16 @@ fn refine<W: Copy + Into<f64>>(g: &Graph<W>, node_weight: &[f64], scale: f64, ra
 
 /// A candidate drawn with probability ∝ exp(gain / θ); the best when θ is 0.
 fn choose(candidates: &[(u32, f64)], randomness: f64, rng: &mut Xoshiro256PlusPlus) -> u32 {
-    let best = candidates.iter().fold(candidates[0], |b, &c| if c.1 > b.1 { c } else { b });
+    let best = candidates
+        .iter()
+        .fold(candidates[0], |b, &c| if c.1 > b.1 { c } else { b });
     if randomness <= 0.0 || candidates.len() == 1 {
         return best.0;
     }
-    let weights: Vec<f64> = candidates.iter().map(|&(_, gain)| ((gain - best.1) / randomness).exp()).collect();
+    let weights: Vec<f64> = candidates
+        .iter()
+        .map(|&(_, gain)| ((gain - best.1) / randomness).exp())
+        .collect();
     let mut r = rng.random::<f64>() * weights.iter().sum::<f64>();
     for (&(c, _), w) in candidates.iter().zip(&weights) {
         if r < *w {
@@ -295,7 +399,12 @@ fn choose(candidates: &[(u32, f64)], randomness: f64, rng: &mut Xoshiro256PlusPl
 }
 
 /// The graph of the groups of `basis` (ids 0..n_groups): edge weights and node weights summed.
-fn aggregate<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], basis: &[u32], n_groups: usize) -> (Graph<f64>, Vec<f64>) {
+fn aggregate<W: Copy + Into<f64> + Sync>(
+    g: &Graph<W>,
+    node_weight: &[f64],
+    basis: &[u32],
+    n_groups: usize,
+) -> (Graph<f64>, Vec<f64>) {
     let mut member_ptr = vec![0usize; n_groups + 1];
     basis.iter().for_each(|&a| member_ptr[a as usize + 1] += 1);
     (0..n_groups).for_each(|a| member_ptr[a + 1] += member_ptr[a]);
@@ -327,7 +436,11 @@ fn aggregate<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], basi
             },
         )
         .collect();
-    let mut aggregated = Graph { row_ptr: Vec::with_capacity(n_groups + 1), col: Vec::new(), weight: Vec::new() };
+    let mut aggregated = Graph {
+        row_ptr: Vec::with_capacity(n_groups + 1),
+        col: Vec::new(),
+        weight: Vec::new(),
+    };
     aggregated.row_ptr.push(0);
     for row in rows {
         for (b, w) in row {
@@ -337,7 +450,10 @@ fn aggregate<W: Copy + Into<f64> + Sync>(g: &Graph<W>, node_weight: &[f64], basi
         aggregated.row_ptr.push(aggregated.col.len());
     }
     let mut weights = vec![0.0; n_groups];
-    basis.iter().zip(node_weight).for_each(|(&a, &w)| weights[a as usize] += w);
+    basis
+        .iter()
+        .zip(node_weight)
+        .for_each(|(&a, &w)| weights[a as usize] += w);
     (aggregated, weights)
 }
 
@@ -371,108 +487,4 @@ fn by_size(ids: &[u32]) -> Vec<u32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::graph::knn::{find_knn, Method, Metric};
-    use crate::graph::snn::{snn, SnnWeight};
-
-    fn options(resolution: f64, objective: Objective) -> LeidenOptions {
-        LeidenOptions { resolution, objective, seed: 1, max_iterations: None, randomness: 0.01 }
-    }
-
-    fn from_edges(n: usize, edges: &[(u32, u32, f64)]) -> Graph<f64> {
-        let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
-        for &(a, b, w) in edges {
-            rows[a as usize].push((b, w));
-            if a != b {
-                rows[b as usize].push((a, w));
-            }
-        }
-        let mut g = Graph { row_ptr: vec![0], col: Vec::new(), weight: Vec::new() };
-        for mut row in rows {
-            row.sort_by_key(|e| e.0);
-            row.into_iter().for_each(|(j, w)| {
-                g.col.push(j);
-                g.weight.push(w)
-            });
-            g.row_ptr.push(g.col.len());
-        }
-        g
-    }
-
-    /// Two 5-cliques joined by one edge; node 0 has a self-loop.
-    fn two_cliques() -> Graph<f64> {
-        let mut edges = vec![(0, 0, 1.0), (4, 5, 1.0)];
-        for base in [0u32, 5] {
-            for a in 0..5 {
-                for b in a + 1..5 {
-                    edges.push((base + a, base + b, 1.0));
-                }
-            }
-        }
-        from_edges(10, &edges)
-    }
-
-    #[test]
-    fn modularity_matches_newmans_formula() {
-        let g = two_cliques();
-        // 2m = 2 * 21 + 1 (self-loop once); inside = 2 * 20 + 1; K = 22 and 21.
-        let q = modularity(&g, &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 1.0);
-        let two_m = 43.0;
-        assert!((q - (41.0 - (22.0f64 * 22.0 + 21.0 * 21.0) / two_m) / two_m).abs() < 1e-12);
-        assert!(modularity(&g, &[0; 10], 1.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn dropping_self_loops_leaves_the_other_edges() {
-        let mut g = two_cliques();
-        let with_loop = g.clone();
-        assert_eq!(g.drop_self_loops(), 1);
-        assert_eq!(g.col.len(), with_loop.col.len() - 1);
-        assert!((0..10).all(|i| g.edges(i).all(|(j, _)| j != i)));
-        for i in 0..10 {
-            let expected: Vec<(usize, f64)> = with_loop.edges(i).filter(|&(j, _)| j != i).collect();
-            assert_eq!(g.edges(i).collect::<Vec<_>>(), expected);
-        }
-        // 2m = 42 without the loop; K = 21 and 21; inside = 40.
-        let q = modularity(&g, &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 1.0);
-        assert!((q - (40.0 - 2.0 * 21.0 * 21.0 / 42.0) / 42.0).abs() < 1e-12);
-        assert_eq!(g.drop_self_loops(), 0);
-    }
-
-    #[test]
-    fn finds_two_cliques_and_numbers_by_size() {
-        let g = two_cliques();
-        let c = leiden(&g, &options(1.0, Objective::Modularity)).unwrap();
-        assert_eq!(c.labels, vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
-        assert_eq!(c.n_clusters, 2);
-        assert!((c.quality - modularity(&g, &c.labels, 1.0)).abs() < 1e-12);
-        // A tiny resolution merges everything; CPM at resolution above every edge density
-        // splits into singletons.
-        assert_eq!(leiden(&g, &options(0.01, Objective::Modularity)).unwrap().n_clusters, 1);
-        assert_eq!(leiden(&g, &options(1.5, Objective::Cpm)).unwrap().n_clusters, 10);
-        assert_eq!(leiden(&g, &options(0.5, Objective::Cpm)).unwrap().n_clusters, 2);
-        assert!(leiden(&g, &options(0.0, Objective::Modularity)).is_err());
-        assert!(leiden(&g, &options(f64::NAN, Objective::Modularity)).is_err());
-    }
-
-    #[test]
-    fn recovers_clusters_of_points_reproducibly() {
-        let (points, truth) = crate::testdir::clustered_points(3_000, 10, 12, 3);
-        let g = snn(&find_knn(&points, 10, 20, Method::Exact, Metric::Euclidean, 0).unwrap(), SnnWeight::Jaccard { prune: 1.0 / 15.0 });
-        let runs = leiden_each(g, true, &[options(1.0, Objective::Modularity), options(1.0, Objective::Modularity), options(0.5, Objective::Modularity)]).unwrap();
-        assert_eq!(runs[0], runs[1]);
-        for c in &runs[..2] {
-            assert_eq!(c.n_clusters, 12);
-            // Every true cluster maps to one found cluster.
-            let mut seen = [u32::MAX; 12];
-            for (&t, &l) in truth.iter().zip(&c.labels) {
-                assert!(seen[t] == u32::MAX || seen[t] == l);
-                seen[t] = l;
-            }
-        }
-        assert!(runs[0].quality > 0.85, "modularity {}", runs[0].quality);
-        // A second pass from the result changes nothing.
-        assert!(runs[0].iterations >= 2);
-    }
-}
+mod tests;

@@ -27,7 +27,10 @@ impl<W: Copy> Graph<W> {
         W: Into<f64> + Sync,
     {
         use rayon::prelude::*;
-        (0..self.n_nodes()).into_par_iter().map(|i| self.edges(i).map(|(_, w)| w.into()).sum()).collect()
+        (0..self.n_nodes())
+            .into_par_iter()
+            .map(|i| self.edges(i).map(|(_, w)| w.into()).sum())
+            .collect()
     }
 
     /// Removes the diagonal in place (Seurat's modularity optimiser and igraph on a simplified
@@ -55,6 +58,9 @@ impl<W: Copy> Graph<W> {
 
     pub fn edges(&self, i: usize) -> impl Iterator<Item = (usize, W)> + '_ {
         let range = self.row_ptr[i]..self.row_ptr[i + 1];
-        self.col[range.clone()].iter().map(|&j| j as usize).zip(self.weight[range].iter().copied())
+        self.col[range.clone()]
+            .iter()
+            .map(|&j| j as usize)
+            .zip(self.weight[range].iter().copied())
     }
 }

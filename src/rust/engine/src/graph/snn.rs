@@ -9,6 +9,8 @@
 
 use super::knn::Knn;
 use super::Graph;
+use crate::error::Result;
+use crate::monitor::Meter;
 use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,7 +26,8 @@ const RANK_MIN_WEIGHT: f64 = 1e-6;
 /// (as per-row lists and in the compressed graph).
 const ROWS_PER_BLOCK: usize = 1 << 16;
 
-pub fn snn(knn: &Knn, weight: SnnWeight) -> Graph {
+/// Counts finished rows on `meter` and stops when it says so.
+pub fn snn(knn: &Knn, weight: SnnWeight, meter: &Meter) -> Result<Graph> {
     let k = knn.k;
     let n = knn.n_rows();
     // For every cell m, the cells that list m and the rank they give it.
@@ -40,8 +43,13 @@ pub fn snn(knn: &Knn, weight: SnnWeight) -> Graph {
         }
     }
     drop(fill);
-    let mut g = Graph { row_ptr: vec![0], col: Vec::new(), weight: Vec::new() };
+    let mut g = Graph {
+        row_ptr: vec![0],
+        col: Vec::new(),
+        weight: Vec::new(),
+    };
     for block in (0..n).collect::<Vec<_>>().chunks(ROWS_PER_BLOCK) {
+        meter.check()?;
         let rows: Vec<Vec<(u32, f32)>> = block
             .par_iter()
             .map_init(
@@ -70,8 +78,11 @@ pub fn snn(knn: &Knn, weight: SnnWeight) -> Graph {
                         .filter_map(|&j| {
                             let s = score[j as usize] as f64;
                             let w = match weight {
-                                SnnWeight::Jaccard { prune } => Some(s / (2.0 * k as f64 - s)).filter(|&w| w >= prune),
-                                SnnWeight::Rank => Some(((k - 1) as f64 - s / 2.0).max(RANK_MIN_WEIGHT)).filter(|_| j as usize != i),
+                                SnnWeight::Jaccard { prune } => {
+                                    Some(s / (2.0 * k as f64 - s)).filter(|&w| w >= prune)
+                                }
+                                SnnWeight::Rank => Some(((k - 1) as f64 - s / 2.0).max(RANK_MIN_WEIGHT))
+                                    .filter(|_| j as usize != i),
                             };
                             w.map(|w| (j, w as f32))
                         })
@@ -89,8 +100,9 @@ pub fn snn(knn: &Knn, weight: SnnWeight) -> Graph {
             }
             g.row_ptr.push(g.col.len());
         }
+        meter.add(block.len() as u64);
     }
-    g
+    Ok(g)
 }
 
 #[cfg(test)]
@@ -99,18 +111,28 @@ mod tests {
     use crate::graph::knn::{find_knn, Method, Metric};
 
     fn exact(data: &[f64], k: usize) -> Knn {
-        find_knn(data, 1, k, Method::Exact, Metric::Euclidean, 0).unwrap()
+        find_knn(data, 1, k, Method::Exact, Metric::Euclidean, 0, &Meter::default()).unwrap()
     }
 
     #[test]
     fn jaccard_of_neighbour_sets_with_pruning() {
         // k = 2 on a line 0, 1, 10, 11: {0,1} {1,0} {2,3} {3,2}.
-        let g = snn(&exact(&[0.0, 1.0, 10.0, 11.0], 2), SnnWeight::Jaccard { prune: 1.0 / 15.0 });
+        let g = snn(
+            &exact(&[0.0, 1.0, 10.0, 11.0], 2),
+            SnnWeight::Jaccard { prune: 1.0 / 15.0 },
+            &Meter::default(),
+        )
+        .unwrap();
         assert_eq!(g.row_ptr, vec![0, 2, 4, 6, 8]);
         assert_eq!(g.col, vec![0, 1, 0, 1, 2, 3, 2, 3]);
         assert!(g.weight.iter().all(|&w| w == 1.0));
         // k = 3 on 0, 1, 3, 7: {0,1,2} {1,0,2} {2,1,0} {3,2,1}; cells 0 and 3 share 2 of 3.
-        let g = snn(&exact(&[0.0, 1.0, 3.0, 7.0], 3), SnnWeight::Jaccard { prune: 0.5 });
+        let g = snn(
+            &exact(&[0.0, 1.0, 3.0, 7.0], 3),
+            SnnWeight::Jaccard { prune: 0.5 },
+            &Meter::default(),
+        )
+        .unwrap();
         assert_eq!(&g.col[..g.row_ptr[1]], &[0, 1, 2, 3]);
         assert_eq!(g.weight[3], 0.5);
     }
@@ -120,7 +142,12 @@ mod tests {
         // k = 3 on 0, 1, 3, 7: 0 -> [0,1,2], 1 -> [1,0,2], 2 -> [2,1,0], 3 -> [3,2,1].
         // Cells 0 and 3: shared 1 (ranks 1 + 2) and 2 (ranks 2 + 1): r = 3, weight 2 - 1.5.
         // Cells 0 and 1: 0 is rank 0 for cell 0 and rank 1 for cell 1: r = 1, weight 1.5.
-        let g = snn(&exact(&[0.0, 1.0, 3.0, 7.0], 3), SnnWeight::Rank);
+        let g = snn(
+            &exact(&[0.0, 1.0, 3.0, 7.0], 3),
+            SnnWeight::Rank,
+            &Meter::default(),
+        )
+        .unwrap();
         // bluster::neighborsToSNNGraph(rbind(2:3, c(1, 3), 2:1, 3:2), type = "rank") gives
         // the same row: 1.5, 1, 0.5.
         assert_eq!(&g.col[..g.row_ptr[1]], &[1, 2, 3]);
@@ -130,26 +157,57 @@ mod tests {
     /// Seurat's own PBMC3k graph from its own embedding (../shared; skipped when absent).
     #[test]
     fn reproduces_seurats_pbmc3k_snn_from_its_embedding() {
-        let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/reference/pbmc3k_seurat");
-        let (Ok(embedding), Ok(mtx)) = (std::fs::read_to_string(reference.join("pca_embedding.csv")), std::fs::read_to_string(reference.join("snn.mtx"))) else {
+        let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../../shared/reference/pbmc3k_seurat");
+        let (Ok(embedding), Ok(mtx)) = (
+            std::fs::read_to_string(reference.join("pca_embedding.csv")),
+            std::fs::read_to_string(reference.join("snn.mtx")),
+        ) else {
             eprintln!("shared reference data absent: skipped");
             return;
         };
-        let data: Vec<f64> = embedding.lines().skip(1).flat_map(|l| l.split(',').skip(1).take(10).map(|v| v.parse::<f64>().unwrap()).collect::<Vec<_>>()).collect();
-        let knn = find_knn(&data, 10, 20, Method::Exact, Metric::Euclidean, 0).unwrap();
-        let g = snn(&knn, SnnWeight::Jaccard { prune: 1.0 / 15.0 });
+        let data: Vec<f64> = embedding
+            .lines()
+            .skip(1)
+            .flat_map(|l| {
+                l.split(',')
+                    .skip(1)
+                    .take(10)
+                    .map(|v| v.parse::<f64>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let knn = find_knn(
+            &data,
+            10,
+            20,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default(),
+        )
+        .unwrap();
+        let g = snn(&knn, SnnWeight::Jaccard { prune: 1.0 / 15.0 }, &Meter::default()).unwrap();
         let mut expected: Vec<(u32, u32, f64)> = mtx
             .lines()
             .skip_while(|l| l.starts_with('%'))
             .skip(1)
             .map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                (f[0].parse::<u32>().unwrap() - 1, f[1].parse::<u32>().unwrap() - 1, f[2].parse().unwrap())
+                (
+                    f[0].parse::<u32>().unwrap() - 1,
+                    f[1].parse::<u32>().unwrap() - 1,
+                    f[2].parse().unwrap(),
+                )
             })
             .collect();
         expected.sort_by_key(|a| (a.0, a.1));
         // The file stores the lower triangle of the symmetric matrix.
-        let mut ours: Vec<(u32, u32, f64)> = (0..g.n_nodes()).flat_map(|i| (g.row_ptr[i]..g.row_ptr[i + 1]).map(move |p| (i as u32, p))).filter(|&(i, p)| g.col[p] <= i).map(|(i, p)| (i, g.col[p], g.weight[p] as f64)).collect();
+        let mut ours: Vec<(u32, u32, f64)> = (0..g.n_nodes())
+            .flat_map(|i| (g.row_ptr[i]..g.row_ptr[i + 1]).map(move |p| (i as u32, p)))
+            .filter(|&(i, p)| g.col[p] <= i)
+            .map(|(i, p)| (i, g.col[p], g.weight[p] as f64))
+            .collect();
         ours.sort_by_key(|a| (a.0, a.1));
         assert_eq!(ours.len(), expected.len(), "edge count");
         for (a, b) in ours.iter().zip(&expected) {

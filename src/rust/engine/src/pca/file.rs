@@ -3,8 +3,8 @@
 //! (f32).
 
 use super::kernels::Dense;
-use crate::cellfile::{put, read, take, write};
 use crate::error::Result;
+use crate::store::cellfile::{put, read, take, write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"CSEMBED1";
@@ -16,10 +16,20 @@ pub fn write_embedding(path: &Path, cells: &[usize], values: &Dense<f32>) -> Res
 
 /// The cells (0-based store indices) and values of an embedding file.
 pub fn read_embedding(path: &Path) -> Result<(Vec<u32>, Dense<f32>)> {
-    read(path, MAGIC, |rows, k| 4 * rows * k, "run_pca(x)", |input, rows, k| {
-        let data = take::<f32>(input, rows * k as usize)?;
-        Ok(Dense { rows, k: k as usize, data })
-    })
+    read(
+        path,
+        MAGIC,
+        |rows, k| 4 * rows * k,
+        "run_pca(x)",
+        |input, rows, k| {
+            let data = take::<f32>(input, rows * k as usize)?;
+            Ok(Dense {
+                rows,
+                k: k as usize,
+                data,
+            })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -30,7 +40,11 @@ mod tests {
     fn embeddings_roundtrip_and_truncation_is_detected() {
         let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("pca.embedding");
-        let values = Dense { rows: 3, k: 2, data: vec![1.0, -2.5, 3.0, 4.0, f32::MIN_POSITIVE, 6.0] };
+        let values = Dense {
+            rows: 3,
+            k: 2,
+            data: vec![1.0, -2.5, 3.0, 4.0, f32::MIN_POSITIVE, 6.0],
+        };
         write_embedding(&path, &[0, 7, 9], &values).unwrap();
         let (cells, back) = read_embedding(&path).unwrap();
         assert_eq!((cells, back), (vec![0, 7, 9], values));

@@ -30,7 +30,11 @@ pub struct Dense<T> {
 
 impl<T: Copy + Default> Dense<T> {
     pub fn zeros(rows: usize, k: usize) -> Self {
-        Dense { rows, k, data: vec![T::default(); rows * k] }
+        Dense {
+            rows,
+            k,
+            data: vec![T::default(); rows * k],
+        }
     }
     pub fn row(&self, r: usize) -> &[T] {
         &self.data[r * self.k..(r + 1) * self.k]
@@ -46,20 +50,26 @@ pub fn times(b: &SparseRows, c: &[f32], omega: &Dense<f32>, simd: bool) -> Dense
     // Every row subtracts the same cᵀ Ω.
     let mut shift = vec![0f64; k];
     for (j, &cj) in c.iter().enumerate() {
-        shift.iter_mut().zip(omega.row(j)).for_each(|(s, &w)| *s += cj as f64 * w as f64);
+        shift
+            .iter_mut()
+            .zip(omega.row(j))
+            .for_each(|(s, &w)| *s += cj as f64 * w as f64);
     }
     let shift: Vec<f32> = shift.iter().map(|&s| s as f32).collect();
     let mut y = Dense::zeros(b.n_rows(), k);
-    y.data.par_chunks_mut(ROWS_PER_TASK * k).enumerate().for_each(|(task, out)| {
-        let first = task * ROWS_PER_TASK;
-        for (local, out_row) in out.chunks_mut(k).enumerate() {
-            let r = first + local;
-            out_row.iter_mut().zip(&shift).for_each(|(o, &s)| *o = -s);
-            for p in b.row_ptr[r]..b.row_ptr[r + 1] {
-                axpy_f32(out_row, b.val[p], omega.row(b.col[p] as usize), simd);
+    y.data
+        .par_chunks_mut(ROWS_PER_TASK * k)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let first = task * ROWS_PER_TASK;
+            for (local, out_row) in out.chunks_mut(k).enumerate() {
+                let r = first + local;
+                out_row.iter_mut().zip(&shift).for_each(|(o, &s)| *o = -s);
+                for p in b.row_ptr[r]..b.row_ptr[r + 1] {
+                    axpy_f32(out_row, b.val[p], omega.row(b.col[p] as usize), simd);
+                }
             }
-        }
-    });
+        });
     y
 }
 
@@ -89,7 +99,10 @@ pub fn times_transposed(b: &SparseRows, c: &[f32], y: &Dense<f32>, simd: bool) -
         column_sums.iter_mut().zip(&sums).for_each(|(a, &v)| *a += v);
     }
     for (j, &cj) in c.iter().enumerate() {
-        z.data[j * k..(j + 1) * k].iter_mut().zip(&column_sums).for_each(|(v, &s)| *v -= cj as f64 * s);
+        z.data[j * k..(j + 1) * k]
+            .iter_mut()
+            .zip(&column_sums)
+            .for_each(|(v, &s)| *v -= cj as f64 * s);
     }
     z
 }
@@ -100,7 +113,8 @@ fn axpy_f32(out: &mut [f32], a: f32, x: &[f32], simd: bool) {
     let (head, tail) = out.split_at_mut(split);
     let av = f32x8::splat(a);
     for (o, xs) in head.chunks_exact_mut(8).zip(x.chunks_exact(8)) {
-        let v = f32x8::from(<[f32; 8]>::try_from(&*o).unwrap()) + av * f32x8::from(<[f32; 8]>::try_from(xs).unwrap());
+        let v = f32x8::from(<[f32; 8]>::try_from(&*o).unwrap())
+            + av * f32x8::from(<[f32; 8]>::try_from(xs).unwrap());
         o.copy_from_slice(&v.to_array());
     }
     tail.iter_mut().zip(&x[split..]).for_each(|(o, &v)| *o += a * v);
@@ -116,7 +130,9 @@ fn axpy_f64(out: &mut [f64], a: f64, x: &[f32], simd: bool) {
         let v = f64x4::from(<[f64; 4]>::try_from(&*o).unwrap()) + av * xv;
         o.copy_from_slice(&v.to_array());
     }
-    tail.iter_mut().zip(&x[split..]).for_each(|(o, &v)| *o += a * v as f64);
+    tail.iter_mut()
+        .zip(&x[split..])
+        .for_each(|(o, &v)| *o += a * v as f64);
 }
 
 #[cfg(test)]
@@ -126,7 +142,12 @@ mod tests {
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     fn random_sparse(rng: &mut Xoshiro256PlusPlus, n_rows: usize, n_cols: usize) -> SparseRows {
-        let mut m = SparseRows { n_cols, row_ptr: vec![0], col: Vec::new(), val: Vec::new() };
+        let mut m = SparseRows {
+            n_cols,
+            row_ptr: vec![0],
+            col: Vec::new(),
+            val: Vec::new(),
+        };
         for _ in 0..n_rows {
             for j in 0..n_cols {
                 if rng.random_bool(0.1) {
@@ -140,7 +161,11 @@ mod tests {
     }
 
     fn dense(rng: &mut Xoshiro256PlusPlus, rows: usize, k: usize) -> Dense<f32> {
-        Dense { rows, k, data: (0..rows * k).map(|_| rng.random_range(-1.0..1.0)).collect() }
+        Dense {
+            rows,
+            k,
+            data: (0..rows * k).map(|_| rng.random_range(-1.0..1.0)).collect(),
+        }
     }
 
     /// The products written out over the dense X.
@@ -171,7 +196,10 @@ mod tests {
     fn assert_close(got: impl Iterator<Item = f64>, want: &[f64], what: &str) {
         let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
         for (g, w) in got.zip(want) {
-            assert!((g - w).abs() <= 1e-5 * scale, "{what}: {g} vs {w} (scale {scale})");
+            assert!(
+                (g - w).abs() <= 1e-5 * scale,
+                "{what}: {g} vs {w} (scale {scale})"
+            );
         }
     }
 
@@ -186,7 +214,11 @@ mod tests {
             let y = dense(&mut rng, n_rows, k);
             let (xo, xty) = reference(&b, &c, &omega, &y);
             for simd in [true, false] {
-                assert_close(times(&b, &c, &omega, simd).data.iter().map(|&v| v as f64), &xo, "X Ω");
+                assert_close(
+                    times(&b, &c, &omega, simd).data.iter().map(|&v| v as f64),
+                    &xo,
+                    "X Ω",
+                );
                 assert_close(times_transposed(&b, &c, &y, simd).data.into_iter(), &xty, "Xᵀ Y");
             }
             let (a, s) = (times(&b, &c, &omega, true), times(&b, &c, &omega, false));

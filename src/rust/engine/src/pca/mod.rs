@@ -8,7 +8,8 @@ pub mod kernels;
 pub mod rsvd;
 pub mod stage;
 
-use crate::error::{Interrupt, Progress, Result};
+use crate::error::Result;
+use crate::monitor::Monitor;
 use crate::store::Store;
 use kernels::Dense;
 use rsvd::{block_krylov_svd, SvdOptions};
@@ -46,28 +47,49 @@ pub struct Pca {
 /// The randomized defaults, measured on PBMC3k against Seurat (closing note of issue 5):
 /// 10 extra directions and 8 Krylov blocks give PCs 1-10 |r| > 0.9999, 99.98 % of the
 /// variance of 50 exact PCs and 97.7 % shared neighbours (k = 20 on 30 PCs).
-pub const DEFAULT_SOLVER: Solver = Solver::Randomized { oversample: 10, blocks: 8 };
+pub const DEFAULT_SOLVER: Solver = Solver::Randomized {
+    oversample: 10,
+    blocks: 8,
+};
 
 /// Exact mode: the most Krylov blocks to try before giving up on convergence.
 const EXACT_MAX_BLOCKS: usize = 50;
 
 #[allow(clippy::too_many_arguments)]
-pub fn run_pca(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], target_sum: f64, o: &PcaOptions, interrupted: Interrupt, progress: Progress) -> Result<Pca> {
-    progress(&format!("PCA: staging {} cells x {} genes", cells.len(), genes.len()));
-    let staged = stage::stage(store, cells, genes, library, target_sum, o.scale, o.clip, interrupted)?;
+pub fn run_pca(
+    store: &Store,
+    cells: &[usize],
+    genes: &[u32],
+    library: &[f64],
+    target_sum: f64,
+    o: &PcaOptions,
+    monitor: Monitor,
+) -> Result<Pca> {
+    let staged = stage::stage(store, cells, genes, library, target_sum, o.scale, o.clip, monitor)?;
     let (oversample, blocks, until_converged) = match o.solver {
         Solver::Randomized { oversample, blocks } => (oversample, blocks, false),
         Solver::Exact => (10, EXACT_MAX_BLOCKS, true),
     };
-    let svd_options = SvdOptions { n: o.n_pcs, oversample, blocks, until_converged, seed: o.seed, simd: true };
-    let mut svd = block_krylov_svd(&staged.b, &staged.offset, &svd_options, interrupted, progress)?;
+    let svd_options = SvdOptions {
+        n: o.n_pcs,
+        oversample,
+        blocks,
+        until_converged,
+        seed: o.seed,
+        simd: true,
+    };
+    let mut svd = block_krylov_svd(&staged.b, &staged.offset, &svd_options, monitor)?;
     orient(&mut svd);
     let n = cells.len() as f64;
     Ok(Pca {
         embedding: svd.embedding,
         loadings: svd.v,
         stdev: svd.s.iter().map(|s| s / (n - 1.0).sqrt()).collect(),
-        variance_ratio: svd.s.iter().map(|s| s * s / (n - 1.0) / staged.total_variance).collect(),
+        variance_ratio: svd
+            .s
+            .iter()
+            .map(|s| s * s / (n - 1.0) / staged.total_variance)
+            .collect(),
     })
 }
 
@@ -76,7 +98,10 @@ pub fn run_pca(store: &Store, cells: &[usize], genes: &[u32], library: &[f64], t
 fn orient(svd: &mut rsvd::Svd) {
     let k = svd.v.k;
     for t in 0..k {
-        let largest = (0..svd.v.rows).map(|j| svd.v.data[j * k + t]).fold(0f64, |m, v| if v.abs() > m.abs() { v } else { m });
+        let largest =
+            (0..svd.v.rows)
+                .map(|j| svd.v.data[j * k + t])
+                .fold(0f64, |m, v| if v.abs() > m.abs() { v } else { m });
         if largest < 0.0 {
             (0..svd.v.rows).for_each(|j| svd.v.data[j * k + t] *= -1.0);
             (0..svd.embedding.rows).for_each(|r| svd.embedding.data[r * k + t] *= -1.0);

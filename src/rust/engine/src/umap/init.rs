@@ -42,18 +42,34 @@ pub fn n_components(g: &Graph) -> usize {
 pub fn spectral(g: &Graph, dim: usize, seed: u64) -> Vec<f64> {
     let n = g.n_nodes();
     let degree = g.strength();
-    let inv_sqrt: Vec<f64> = degree.iter().map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 }).collect();
+    let inv_sqrt: Vec<f64> = degree
+        .iter()
+        .map(|&d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 })
+        .collect();
     let top: Vec<f64> = {
         let v: Vec<f64> = degree.iter().map(|d| d.sqrt()).collect();
         let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
         v.into_iter().map(|x| x / norm).collect()
     };
     // y = (x + D^-1/2 A D^-1/2 x) / 2 for one vector.
-    let apply = |x: &[f64]| -> Vec<f64> { (0..n).into_par_iter().map(|i| 0.5 * (x[i] + inv_sqrt[i] * g.edges(i).map(|(j, w)| w as f64 * inv_sqrt[j] * x[j]).sum::<f64>())).collect() };
+    let apply = |x: &[f64]| -> Vec<f64> {
+        (0..n)
+            .into_par_iter()
+            .map(|i| {
+                0.5 * (x[i]
+                    + inv_sqrt[i]
+                        * g.edges(i)
+                            .map(|(j, w)| w as f64 * inv_sqrt[j] * x[j])
+                            .sum::<f64>())
+            })
+            .collect()
+    };
     let p = (dim + GUARD_VECTORS).min(n.saturating_sub(1)).max(dim);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let normal = Normal::new(0.0, 1.0).unwrap();
-    let mut block: Vec<Vec<f64>> = (0..p).map(|_| (0..n).map(|_| normal.sample(&mut rng)).collect()).collect();
+    let mut block: Vec<Vec<f64>> = (0..p)
+        .map(|_| (0..n).map(|_| normal.sample(&mut rng)).collect())
+        .collect();
     orthonormalise(&mut block, &top);
     let mut previous = vec![f64::INFINITY; dim];
     for iteration in 0..MAX_ITERATIONS {
@@ -61,7 +77,11 @@ pub fn spectral(g: &Graph, dim: usize, seed: u64) -> Vec<f64> {
         orthonormalise(&mut block, &top);
         if iteration % 10 == 9 {
             let (values, _) = rayleigh_ritz(&block, &apply);
-            let change = values[..dim].iter().zip(&previous).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let change = values[..dim]
+                .iter()
+                .zip(&previous)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             previous.copy_from_slice(&values[..dim]);
             if change < TOLERANCE {
                 break;
@@ -69,7 +89,9 @@ pub fn spectral(g: &Graph, dim: usize, seed: u64) -> Vec<f64> {
         }
     }
     let (_, vectors) = rayleigh_ritz(&block, &apply);
-    (0..n).flat_map(|i| (0..dim).map(|c| vectors[c][i]).collect::<Vec<_>>()).collect()
+    (0..n)
+        .flat_map(|i| (0..dim).map(|c| vectors[c][i]).collect::<Vec<_>>())
+        .collect()
 }
 
 /// Gram-Schmidt (twice, for stability) of each vector against `top` and the earlier ones.
@@ -94,15 +116,26 @@ fn orthonormalise(block: &mut [Vec<f64>], top: &[f64]) {
 fn rayleigh_ritz(block: &[Vec<f64>], apply: &dyn Fn(&[f64]) -> Vec<f64>) -> (Vec<f64>, Vec<Vec<f64>>) {
     let p = block.len();
     let images: Vec<Vec<f64>> = block.iter().map(|x| apply(x)).collect();
-    let h = faer::Mat::<f64>::from_fn(p, p, |r, c| block[r].iter().zip(&images[c]).map(|(a, b)| a * b).sum::<f64>());
+    let h = faer::Mat::<f64>::from_fn(p, p, |r, c| {
+        block[r].iter().zip(&images[c]).map(|(a, b)| a * b).sum::<f64>()
+    });
     let h = faer::Mat::<f64>::from_fn(p, p, |r, c| 0.5 * (h[(r, c)] + h[(c, r)]));
-    let eigen = h.self_adjoint_eigen(faer::Side::Lower).expect("a small symmetric eigenproblem");
+    let eigen = h
+        .self_adjoint_eigen(faer::Side::Lower)
+        .expect("a small symmetric eigenproblem");
     let (s, u) = (eigen.S().column_vector(), eigen.U());
     // faer sorts ascending; the wanted are the largest.
     let order: Vec<usize> = (0..p).rev().collect();
     let values = order.iter().map(|&k| s[k]).collect();
     let n = block[0].len();
-    let vectors = order.iter().map(|&k| (0..n).map(|i| (0..p).map(|r| block[r][i] * u[(r, k)]).sum()).collect()).collect();
+    let vectors = order
+        .iter()
+        .map(|&k| {
+            (0..n)
+                .map(|i| (0..p).map(|r| block[r][i] * u[(r, k)]).sum())
+                .collect()
+        })
+        .collect();
     (values, vectors)
 }
 
@@ -112,7 +145,9 @@ pub fn scale_and_jitter(layout: &mut [f64], seed: u64) {
     let expansion = if largest > 0.0 { 10.0 / largest } else { 1.0 };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed);
     let jitter = Normal::new(0.0, 1e-4).unwrap();
-    layout.iter_mut().for_each(|v| *v = *v * expansion + jitter.sample(&mut rng));
+    layout
+        .iter_mut()
+        .for_each(|v| *v = *v * expansion + jitter.sample(&mut rng));
 }
 
 #[cfg(test)]
@@ -120,12 +155,17 @@ mod tests {
     use super::*;
     use crate::graph::fuzzy::fuzzy_graph;
     use crate::graph::knn::{find_knn, Method, Metric};
+    use crate::monitor::Meter;
 
     #[test]
     fn spectral_layout_solves_the_laplacian() {
         // A ring of 60 nodes: the Laplacian's first non-trivial eigenvectors are cos and sin.
         let n = 60;
-        let mut g = Graph { row_ptr: vec![0], col: Vec::new(), weight: Vec::new() };
+        let mut g = Graph {
+            row_ptr: vec![0],
+            col: Vec::new(),
+            weight: Vec::new(),
+        };
         for i in 0..n {
             let mut nb = [(i + n - 1) % n, (i + 1) % n];
             nb.sort();
@@ -146,7 +186,18 @@ mod tests {
     #[test]
     fn components_are_counted() {
         let (points, _) = crate::testdir::clustered_points(400, 5, 4, 9);
-        let g = fuzzy_graph(&find_knn(&points, 5, 10, Method::Exact, Metric::Euclidean, 0).unwrap());
+        let g = fuzzy_graph(
+            &find_knn(
+                &points,
+                5,
+                10,
+                Method::Exact,
+                Metric::Euclidean,
+                0,
+                &Meter::default(),
+            )
+            .unwrap(),
+        );
         assert_eq!(n_components(&g), 4);
     }
 }

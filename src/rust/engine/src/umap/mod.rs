@@ -7,9 +7,10 @@ pub mod curve;
 pub mod init;
 pub mod sgd;
 
-use crate::error::{Error, Interrupt, Progress, Result};
+use crate::error::{Error, Result};
 use crate::graph::fuzzy::fuzzy_graph;
 use crate::graph::knn::Knn;
+use crate::monitor::Monitor;
 use crate::pca::kernels::Dense;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,59 +47,116 @@ pub struct Umap {
 
 /// `knn`: the stored neighbours (the cell itself first); `pcs`: the same cells' PCA, for the
 /// PCA start.
-pub fn umap(knn: &Knn, pcs: &Dense<f32>, options: &UmapOptions, interrupted: Interrupt, progress: Progress) -> Result<Umap> {
+pub fn umap(knn: &Knn, pcs: &Dense<f32>, options: &UmapOptions, monitor: Monitor) -> Result<Umap> {
     let n = knn.n_rows();
     if options.n_neighbors < 2 || options.n_neighbors > knn.k {
         return Err(Error::Request(format!(
-            "n_neighbors ({}) must be between 2 and the k of the stored neighbours ({}); rerun find_neighbors(x, k = {}) for more",
+            "n_neighbors ({}) must be between 2 and the k of the stored neighbours ({}); rerun \
+                find_neighbors(x, k = {}) for more",
             options.n_neighbors, knn.k, options.n_neighbors
         )));
     }
     if !(options.min_dist >= 0.0 && options.spread > 0.0 && options.min_dist < 3.0 * options.spread) {
-        return Err(Error::Request(format!("min_dist must be at least 0 and below 3 x spread, and spread positive (min_dist = {}, spread = {})", options.min_dist, options.spread)));
+        return Err(Error::Request(format!(
+            "min_dist must be at least 0 and below 3 x spread, and spread \
+            positive (min_dist = {}, spread = {})",
+            options.min_dist, options.spread
+        )));
     }
     let first = Knn {
         k: options.n_neighbors,
-        index: (0..n).flat_map(|i| knn.row(i)[..options.n_neighbors].to_vec()).collect(),
-        distance: (0..n).flat_map(|i| knn.distance[i * knn.k..i * knn.k + options.n_neighbors].to_vec()).collect(),
+        index: (0..n)
+            .flat_map(|i| knn.row(i)[..options.n_neighbors].to_vec())
+            .collect(),
+        distance: (0..n)
+            .flat_map(|i| knn.distance[i * knn.k..i * knn.k + options.n_neighbors].to_vec())
+            .collect(),
     };
     let graph = fuzzy_graph(&first);
     drop(first);
     let dim = 2;
     let components = init::n_components(&graph);
     let (mut layout, used) = match options.init {
-        Init::Spectral if components == 1 && n <= SPECTRAL_MAX_CELLS => (init::spectral(&graph, dim, options.seed), "spectral".to_string()),
-        Init::Spectral if components > 1 => (pca_start(pcs, dim), format!("pca (the graph has {components} components)")),
-        Init::Spectral => (pca_start(pcs, dim), format!("pca (more than {SPECTRAL_MAX_CELLS} cells)")),
+        Init::Spectral if components == 1 && n <= SPECTRAL_MAX_CELLS => {
+            (init::spectral(&graph, dim, options.seed), "spectral".to_string())
+        }
+        Init::Spectral if components > 1 => (
+            pca_start(pcs, dim),
+            format!("pca (the graph has {components} components)"),
+        ),
+        Init::Spectral => (
+            pca_start(pcs, dim),
+            format!("pca (more than {SPECTRAL_MAX_CELLS} cells)"),
+        ),
         Init::Pca => (pca_start(pcs, dim), "pca".to_string()),
     };
-    progress(&format!("UMAP: fuzzy graph of {n} cells, {} start", used));
     init::scale_and_jitter(&mut layout, options.seed);
     let n_epochs = options.n_epochs.unwrap_or(if n <= 10_000 { 500 } else { 200 });
     let (a, b) = curve::fit_ab(options.spread, options.min_dist);
-    let sgd = sgd::SgdOptions { a, b, n_epochs, negative_sample_rate: 5, learning_rate: 1.0, repulsion: 1.0, seed: options.seed, threads: options.threads };
-    let embedding = sgd::optimize(&graph, &layout, dim, &sgd, interrupted, progress)?;
-    Ok(Umap { embedding, init: used, n_epochs })
+    let sgd = sgd::SgdOptions {
+        a,
+        b,
+        n_epochs,
+        negative_sample_rate: 5,
+        learning_rate: 1.0,
+        repulsion: 1.0,
+        seed: options.seed,
+        threads: options.threads,
+    };
+    let embedding = sgd::optimize(&graph, &layout, dim, &sgd, monitor)?;
+    Ok(Umap {
+        embedding,
+        init: used,
+        n_epochs,
+    })
 }
 
 fn pca_start(pcs: &Dense<f32>, dim: usize) -> Vec<f64> {
-    (0..pcs.rows).flat_map(|r| pcs.row(r)[..dim].iter().map(|&v| v as f64).collect::<Vec<_>>()).collect()
+    (0..pcs.rows)
+        .flat_map(|r| pcs.row(r)[..dim].iter().map(|&v| v as f64).collect::<Vec<_>>())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::graph::knn::{find_knn, Method, Metric};
+    use crate::monitor::Meter;
 
     #[test]
     fn separates_clusters_and_repeats_with_one_thread() {
         let (points, truth) = crate::testdir::clustered_points(1_500, 10, 5, 4);
-        let knn = find_knn(&points, 10, 15, Method::Exact, Metric::Euclidean, 0).unwrap();
-        let pcs = Dense { rows: 1_500, k: 10, data: points.iter().map(|&v| v as f32).collect() };
-        let options = UmapOptions { n_neighbors: 15, min_dist: 0.3, spread: 1.0, n_epochs: Some(100), init: Init::Spectral, seed: 7, threads: Some(1) };
-        let run = umap(&knn, &pcs, &options, &|| false, &|_| ()).unwrap();
-        assert!(run.init.starts_with("pca (the graph has 5 components)"), "{}", run.init);
-        let again = umap(&knn, &pcs, &options, &|| false, &|_| ()).unwrap();
+        let knn = find_knn(
+            &points,
+            10,
+            15,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default(),
+        )
+        .unwrap();
+        let pcs = Dense {
+            rows: 1_500,
+            k: 10,
+            data: points.iter().map(|&v| v as f32).collect(),
+        };
+        let options = UmapOptions {
+            n_neighbors: 15,
+            min_dist: 0.3,
+            spread: 1.0,
+            n_epochs: Some(100),
+            init: Init::Spectral,
+            seed: 7,
+            threads: Some(1),
+        };
+        let run = umap(&knn, &pcs, &options, Monitor::quiet()).unwrap();
+        assert!(
+            run.init.starts_with("pca (the graph has 5 components)"),
+            "{}",
+            run.init
+        );
+        let again = umap(&knn, &pcs, &options, Monitor::quiet()).unwrap();
         assert_eq!(run.embedding, again.embedding);
         // Every cell is nearer its own cluster's centre than any other cluster's.
         let mut centre = [[0.0f64; 2]; 5];
@@ -108,12 +166,31 @@ mod tests {
             centre[c][1] += run.embedding[2 * i + 1] as f64;
             count[c] += 1.0;
         }
-        centre.iter_mut().zip(&count).for_each(|(c, n)| c.iter_mut().for_each(|v| *v /= n));
-        let nearest = |i: usize| (0..5).min_by(|&p, &q| {
-            let d = |c: usize| (run.embedding[2 * i] as f64 - centre[c][0]).hypot(run.embedding[2 * i + 1] as f64 - centre[c][1]);
-            d(p).total_cmp(&d(q))
-        }).unwrap();
+        centre
+            .iter_mut()
+            .zip(&count)
+            .for_each(|(c, n)| c.iter_mut().for_each(|v| *v /= n));
+        let nearest = |i: usize| {
+            (0..5)
+                .min_by(|&p, &q| {
+                    let d = |c: usize| {
+                        (run.embedding[2 * i] as f64 - centre[c][0])
+                            .hypot(run.embedding[2 * i + 1] as f64 - centre[c][1])
+                    };
+                    d(p).total_cmp(&d(q))
+                })
+                .unwrap()
+        };
         assert!(truth.iter().enumerate().all(|(i, &c)| nearest(i) == c));
-        assert!(umap(&knn, &pcs, &UmapOptions { n_neighbors: 16, ..options }, &|| false, &|_| ()).is_err());
+        assert!(umap(
+            &knn,
+            &pcs,
+            &UmapOptions {
+                n_neighbors: 16,
+                ..options
+            },
+            Monitor::quiet()
+        )
+        .is_err());
     }
 }

@@ -8,8 +8,9 @@
 //! then depends on thread timing. With one thread the blocks run in order and the layout is a
 //! function of the seed alone.
 
-use crate::error::{Error, Interrupt, Progress, Result};
+use crate::error::{Error, Result};
 use crate::graph::Graph;
+use crate::monitor::Monitor;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -42,7 +43,11 @@ struct Edges {
 fn edges(g: &Graph, n_epochs: usize) -> Edges {
     let max = g.weight.iter().fold(0.0f32, |m, &w| m.max(w));
     let floor = max / n_epochs as f32;
-    let mut e = Edges { head: Vec::new(), tail: Vec::new(), epochs_per_sample: Vec::new() };
+    let mut e = Edges {
+        head: Vec::new(),
+        tail: Vec::new(),
+        epochs_per_sample: Vec::new(),
+    };
     for i in 0..g.n_nodes() {
         for (j, w) in g.edges(i) {
             if w >= floor && w > 0.0 {
@@ -56,30 +61,51 @@ fn edges(g: &Graph, n_epochs: usize) -> Edges {
 }
 
 /// Optimises `layout` (n x dim, row-major), first rescaled to [0, 10] in each dimension.
-pub fn optimize(g: &Graph, layout: &[f64], dim: usize, options: &SgdOptions, interrupted: Interrupt, progress: Progress) -> Result<Vec<f32>> {
+// Coordinates live in atomics read through `get(i, d)`, so the loops over d index both them
+// and the moving point's local copy.
+#[allow(clippy::needless_range_loop)]
+pub fn optimize(
+    g: &Graph,
+    layout: &[f64],
+    dim: usize,
+    options: &SgdOptions,
+    monitor: Monitor,
+) -> Result<Vec<f32>> {
     let n = g.n_nodes();
     let edges = edges(g, options.n_epochs);
-    let coords: Vec<AtomicU32> = rescaled(layout, dim).into_iter().map(|v| AtomicU32::new(v.to_bits())).collect();
+    let coords: Vec<AtomicU32> = rescaled(layout, dim)
+        .into_iter()
+        .map(|v| AtomicU32::new(v.to_bits()))
+        .collect();
     let mut next_sample = edges.epochs_per_sample.clone();
-    let mut next_negative: Vec<f32> = edges.epochs_per_sample.iter().map(|e| e / options.negative_sample_rate as f32).collect();
+    let mut next_negative: Vec<f32> = edges
+        .epochs_per_sample
+        .iter()
+        .map(|e| e / options.negative_sample_rate as f32)
+        .collect();
     let (a, b) = (options.a as f32, options.b as f32);
     let gamma = options.repulsion as f32;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads.unwrap_or(0)).build().map_err(|e| Error::Request(format!("cannot start the UMAP threads: {e}")))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Request(format!("cannot start the UMAP threads: {e}")))?;
     let get = |i: usize, d: usize| f32::from_bits(coords[i * dim + d].load(Ordering::Relaxed));
     let add = |i: usize, d: usize, v: f32| {
         let slot = &coords[i * dim + d];
-        slot.store((f32::from_bits(slot.load(Ordering::Relaxed)) + v).to_bits(), Ordering::Relaxed);
+        slot.store(
+            (f32::from_bits(slot.load(Ordering::Relaxed)) + v).to_bits(),
+            Ordering::Relaxed,
+        );
     };
-    let report_every = (options.n_epochs / 10).max(1);
+    let n_epochs = options.n_epochs as u64;
     for epoch in 0..options.n_epochs {
-        if interrupted() {
-            return Err(Error::Interrupted);
-        }
+        monitor.tick("UMAP: epochs", epoch as u64, n_epochs)?;
         let alpha = (options.learning_rate * (1.0 - epoch as f64 / options.n_epochs as f64)) as f32;
         let now = epoch as f32;
         let block = |(index, (next, next_neg)): (usize, (&mut [f32], &mut [f32]))| {
             let start = index * EDGES_PER_BLOCK;
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(options.seed ^ ((epoch as u64) << 32) ^ index as u64);
+            let mut rng =
+                Xoshiro256PlusPlus::seed_from_u64(options.seed ^ ((epoch as u64) << 32) ^ index as u64);
             let mut current = [0.0f32; 8];
             for (t, (next, next_neg)) in next.iter_mut().zip(next_neg.iter_mut()).enumerate() {
                 if *next > now {
@@ -100,7 +126,8 @@ pub fn optimize(g: &Graph, layout: &[f64], dim: usize, options: &SgdOptions, int
                     0.0
                 };
                 for d in 0..dim {
-                    let grad = (coeff * (current[d] - get(k, d))).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
+                    let grad =
+                        (coeff * (current[d] - get(k, d))).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
                     current[d] += grad;
                     add(j, d, grad);
                     add(k, d, -grad);
@@ -122,7 +149,8 @@ pub fn optimize(g: &Graph, layout: &[f64], dim: usize, options: &SgdOptions, int
                     }
                     let coeff = 2.0 * gamma * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
                     for d in 0..dim {
-                        let grad = (coeff * (current[d] - get(k, d))).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
+                        let grad =
+                            (coeff * (current[d] - get(k, d))).clamp(-GRADIENT_CLIP, GRADIENT_CLIP) * alpha;
                         current[d] += grad;
                         add(j, d, grad);
                     }
@@ -130,17 +158,21 @@ pub fn optimize(g: &Graph, layout: &[f64], dim: usize, options: &SgdOptions, int
                 *next_neg += n_negative as f32 * per_negative;
             }
         };
-        let blocks = next_sample.par_chunks_mut(EDGES_PER_BLOCK).zip(next_negative.par_chunks_mut(EDGES_PER_BLOCK)).enumerate();
+        let blocks = next_sample
+            .par_chunks_mut(EDGES_PER_BLOCK)
+            .zip(next_negative.par_chunks_mut(EDGES_PER_BLOCK))
+            .enumerate();
         if options.threads == Some(1) {
             blocks.collect::<Vec<_>>().into_iter().for_each(block);
         } else {
             pool.install(|| blocks.for_each(block));
         }
-        if (epoch + 1) % report_every == 0 {
-            progress(&format!("UMAP: epoch {} of {}", epoch + 1, options.n_epochs));
-        }
     }
-    Ok(coords.into_iter().map(|v| f32::from_bits(v.into_inner())).collect())
+    monitor.report("UMAP: epochs", n_epochs, n_epochs);
+    Ok(coords
+        .into_iter()
+        .map(|v| f32::from_bits(v.into_inner()))
+        .collect())
 }
 
 /// Each dimension mapped linearly onto [0, 10] (umap-learn before optimising).
@@ -148,9 +180,15 @@ fn rescaled(layout: &[f64], dim: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; layout.len()];
     for d in 0..dim {
         let column = layout.iter().skip(d).step_by(dim);
-        let (lo, hi) = column.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        let (lo, hi) = column
+            .clone()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
         let span = if hi > lo { hi - lo } else { 1.0 };
-        column.enumerate().for_each(|(i, &v)| out[i * dim + d] = (10.0 * (v - lo) / span) as f32);
+        column
+            .enumerate()
+            .for_each(|(i, &v)| out[i * dim + d] = (10.0 * (v - lo) / span) as f32);
     }
     out
 }
