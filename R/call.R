@@ -70,3 +70,8 @@ check_whole <- function(value, arg, min) {
     stop(sprintf("`%s` must be a whole number >= %d", arg, min), call. = FALSE)
   }
 }
+
+# A step's one-line summary, unless `verbose` is FALSE.
+say <- function(verbose, fmt, ...) {
+  if (isTRUE(verbose)) message(sprintf(fmt, ...))
+}

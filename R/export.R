@@ -12,18 +12,20 @@
 #' @param cells,genes As in [counts()]; `cells` defaults to the kept cells ([keep()]).
 #' @param layer `"raw"` writes the counts in `X`; `c("raw", "norm")` also writes the
 #'   log-normalised values as `layers["logcounts"]`.
+#' @param verbose Show progress bars (`TRUE`).
 #' @return `path`, invisibly.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())
 #' write_h5ad(x, tempfile(fileext = ".h5ad"))
 #' @export
-write_h5ad <- function(x, path, cells = keep(x), genes = NULL, layer = "raw") {
+write_h5ad <- function(x, path, cells = keep(x), genes = NULL, layer = "raw", verbose = TRUE) {
   layer <- match.arg(layer, c("raw", "norm"), several.ok = TRUE)
   if (!"raw" %in% layer) stop("`layer` must include \"raw\": X holds the raw counts", call. = FALSE)
   cells <- cell_positions(x, cells)
   genes <- gene_positions(x, genes)
   path <- normalizePath(path.expand(path), mustWork = FALSE)
-  rust(wrap__cs_write_h5ad, x$path, path, rust_index(cells), rust_index(genes), "norm" %in% layer)
+  rust(wrap__cs_write_h5ad, x$path, path, rust_index(cells), rust_index(genes), "norm" %in% layer,
+       progress_reporter(verbose))
   invisible(path)
 }
 

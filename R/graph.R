@@ -23,8 +23,7 @@
 #'   (k - 1) - r / 2 with r the smallest rank sum of a shared neighbour.
 #' @param prune Jaccard weights below this are dropped (1/15, Seurat's `prune.SNN`).
 #' @param seed Seed of the approximate searches (42).
-#' @param verbose Report each stage with its time (`TRUE`); written while the computation
-#'   runs, so `verbose = FALSE`, not `suppressMessages()`, silences it.
+#' @param verbose Show progress bars (kNN, sNN) and a one-line summary (`TRUE`).
 #' @return For a store, the store, invisibly (see [neighbors()] and [snn_graph()] to read the
 #'   results). For a matrix, a list: `index` and `distance` (cells x k matrices: neighbour
 #'   rows, nearest first, and their distances), `snn` (a symmetric `dgCMatrix`),
@@ -32,9 +31,7 @@
 #'   `connectivities`; a symmetric `dgCMatrix`) and `method`.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(500, 400, path = tempfile()), tempfile(), min_cells = 3)
-#' find_hvg(x, n = 200)
-#' run_pca(x, n_pcs = 10, verbose = FALSE)
-#' find_neighbors(x, n_pcs = 10)
+#' x |> find_hvg(n = 200) |> run_pca(n_pcs = 10) |> find_neighbors(n_pcs = 10)
 #' dim(neighbors(x)$index)
 #' @export
 find_neighbors <- function(x, k = 20, n_pcs = 30, method = c("auto", "exact", "hnsw", "nndescent"),
@@ -59,12 +56,10 @@ find_neighbors <- function(x, k = 20, n_pcs = 30, method = c("auto", "exact", "h
                            connectivities = sparse_graph(graphs$umap, rownames(data)), method = res$method)))
   }
   started <- Sys.time()
-  used <- rust(wrap__cs_neighbors, x$path, as.numeric(k), as.numeric(n_pcs), method, metric, snn, as.numeric(prune),
-               as.numeric(seed), isTRUE(verbose))
-  if (isTRUE(verbose)) {
-    message(sprintf("%d nearest neighbours (%s, %d PCs) and the %s sNN graph in %.1f s", as.integer(k), used,
-                    as.integer(n_pcs), snn, as.numeric(difftime(Sys.time(), started, units = "secs"))))
-  }
+  used <- rust(wrap__cs_neighbors, x$path, as.numeric(k), as.numeric(n_pcs), method, metric, snn,
+               as.numeric(prune), as.numeric(seed), progress_reporter(verbose))
+  say(verbose, "%d nearest neighbours (%s, %d PCs) and the %s sNN graph in %.1f s", as.integer(k), used,
+      as.integer(n_pcs), snn, as.numeric(difftime(Sys.time(), started, units = "secs")))
   invisible(x)
 }
 
@@ -120,18 +115,18 @@ snn_graph <- function(x) {
 #'   graph as it is, with loops, counts them twice).
 #' @param seed Seed of the random node orders (0, as Seurat's and scanpy's `random_state`).
 #' @param n_iterations Iterations; negative: until no cell moves (-1).
-#' @param verbose Report the clusters found (`TRUE`).
-#' @return For a store, invisibly a data.frame with one row per resolution: `column`,
-#'   `resolution`, `n_clusters` and `quality` (the modularity, or CPM quality, of the
-#'   partition). For a matrix, a factor of cluster labels (a data.frame of factors for several
-#'   resolutions) with that table as attribute `"clustering"`.
+#' @param verbose Show a progress bar (iterations) and the clusters found (`TRUE`).
+#' @return For a store, the store, invisibly; the labels are `obs()` columns and
+#'   [leiden_summary()] gives, per column, the resolution, number of clusters and quality.
+#'   For a matrix, a factor of cluster labels (a data.frame of factors for several
+#'   resolutions) with attribute `"clustering"`: `resolution`, `n_clusters` and `quality`
+#'   (the modularity, or CPM quality, of the partition).
 #' @examples
 #' x <- ingest_mtx(simulate_counts(500, 400, path = tempfile()), tempfile(), min_cells = 3)
-#' find_hvg(x, n = 200)
-#' run_pca(x, n_pcs = 10, verbose = FALSE)
-#' find_neighbors(x, n_pcs = 10)
-#' cluster_leiden(x, resolution = c(0.5, 1))
+#' x |> find_hvg(n = 200) |> run_pca(n_pcs = 10) |> find_neighbors(n_pcs = 10) |>
+#'   cluster_leiden(resolution = c(0.5, 1))
 #' table(obs(x)$leiden_0.5)
+#' leiden_summary(x)
 #' @export
 cluster_leiden <- function(x, resolution = 1, name = "leiden", objective = c("modularity", "CPM"),
                            graph = c("snn", "umap"), self_loops = FALSE, seed = 0, n_iterations = -1,
@@ -158,13 +153,32 @@ cluster_leiden <- function(x, resolution = 1, name = "leiden", objective = c("mo
   }
   if (!is.character(columns) || anyNA(columns) || anyDuplicated(columns)) stop("`name` must hold distinct column names", call. = FALSE)
   started <- Sys.time()
-  res <- rust(wrap__cs_leiden, x$path, as.numeric(resolution), columns, objective, graph, self_loops, as.numeric(seed), as.numeric(n_iterations))
-  summary <- data.frame(column = columns, resolution = resolution, n_clusters = res$n_clusters, quality = res$quality)
-  if (isTRUE(verbose)) {
-    message(sprintf("Leiden (%s) in %.1f s: %s", objective, as.numeric(difftime(Sys.time(), started, units = "secs")),
-                    paste(sprintf("%s: %d clusters, quality %.4f", columns, res$n_clusters, res$quality), collapse = "; ")))
-  }
-  invisible(summary)
+  res <- rust(wrap__cs_leiden, x$path, as.numeric(resolution), columns, objective, graph, self_loops,
+              as.numeric(seed), as.numeric(n_iterations), progress_reporter(verbose))
+  say(verbose, "Leiden (%s) in %.1f s: %s", objective, as.numeric(difftime(Sys.time(), started, units = "secs")),
+      paste(sprintf("%s: %d clusters, quality %.4f", columns, res$n_clusters, res$quality), collapse = "; "))
+  invisible(x)
+}
+
+#' Leiden clusterings of a store
+#'
+#' @param x A store.
+#' @param name Columns written by [cluster_leiden()]; `NULL` (default): every current one.
+#' @return A data.frame, one row per column: `column`, `resolution`, `n_clusters`, `quality`
+#'   (the modularity, or CPM quality, of the partition) and `iterations`. An error for a
+#'   column without a current clustering.
+#' @export
+leiden_summary <- function(x, name = NULL) {
+  s <- steps(x)
+  if (is.null(name)) name <- sub("^leiden:", "", s$step[startsWith(s$step, "leiden:") & s$current])
+  rows <- lapply(name, function(column) {
+    step <- paste0("leiden:", column)
+    rust(wrap__cs_require_current, x$path, step)
+    sql(x, sprintf('SELECT * FROM "%s_summary"', step))
+  })
+  empty <- data.frame(column = character(), resolution = numeric(), n_clusters = integer(),
+                      quality = numeric(), iterations = integer())
+  do.call(rbind, c(list(empty), rows))
 }
 
 # A symmetric graph from Rust's compressed rows (equal to its compressed columns).

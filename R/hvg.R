@@ -23,23 +23,26 @@
 #'   `n_top_genes`).
 #' @param method `"vst"` or `"dispersion"`.
 #' @param batch An obs column naming each cell's batch, or `NULL`.
-#' @return The selected genes, invisibly, as [hvg()] gives them.
+#' @param verbose Show a progress bar and a one-line summary (`TRUE`).
+#' @return The store, invisibly; [hvg()] reads the genes.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(500, 400, path = tempfile()), tempfile(), min_cells = 3)
-#' find_hvg(x, n = 100)
+#' x |> find_hvg(n = 100)
 #' head(hvg(x))
 #' @export
-find_hvg <- function(x, n = 2000, method = c("vst", "dispersion"), batch = NULL) {
+find_hvg <- function(x, n = 2000, method = c("vst", "dispersion"), batch = NULL, verbose = TRUE) {
   method <- match.arg(method)
   check_whole(n, "n", 1)
   if (n > x$dim[2]) {
     stop(sprintf("`n` (%s) is larger than the number of genes in the store (%s)", num(n), num(x$dim[2])), call. = FALSE)
   }
-  genes <- as_data_frame(rust(wrap__cs_hvg, x$path, method, as.numeric(n), batch))
-  top <- selected_hvg(genes)
-  message(sprintf("%s highly variable genes (%s) on %s kept cells; top: %s", num(nrow(top)), method,
-                  num(store_info(x)$n_kept), paste(utils::head(top$symbol, 5), collapse = ", ")))
-  invisible(top)
+  rust(wrap__cs_hvg, x$path, method, as.numeric(n), batch, progress_reporter(verbose))
+  if (isTRUE(verbose)) {
+    top <- hvg(x)
+    say(verbose, "%s highly variable genes (%s) on %s kept cells; top: %s", num(nrow(top)), method,
+        num(store_info(x)$n_kept), paste(utils::head(top$symbol, 5), collapse = ", "))
+  }
+  invisible(x)
 }
 
 #' The highly variable genes

@@ -30,7 +30,9 @@
 #' @param min_counts Keep cells with at least this many counts, over all genes (default 0, as
 #'   scanpy's `filter_cells(min_counts)`).
 #' @param target_sum Counts per cell after scaling, before `log1p` (1e4, as Seurat).
-#' @return The opened store (see [open_store()]).
+#' @param verbose Show progress bars (pre-scan, writing cells, writing genes), the reader's
+#'   notes and a one-line summary (`TRUE`).
+#' @return The opened store (see [open_store()]), invisibly.
 #' @name ingest
 NULL
 
@@ -42,11 +44,11 @@ NULL
 #' @examples
 #' dir <- simulate_counts(300, 200, path = tempfile())
 #' x <- ingest_mtx(dir, tempfile(), min_cells = 3)
-#' x
+#' print(x)
 #' @export
 ingest_mtx <- function(path, store, features = NULL, barcodes = NULL, samples = names(path),
                        genes = c("union", "intersection"), min_cells = 0, min_genes = 0,
-                       min_counts = 0, target_sum = 1e4) {
+                       min_counts = 0, target_sum = 1e4, verbose = TRUE) {
   if (xor(is.null(features), is.null(barcodes))) {
     stop("give both `features` and `barcodes` files, or neither (with a 10x directory)", call. = FALSE)
   }
@@ -55,7 +57,7 @@ ingest_mtx <- function(path, store, features = NULL, barcodes = NULL, samples = 
   }
   expand <- function(p) if (is.null(p)) NULL else path.expand(p)
   run_ingest(wrap__cs_ingest_mtx, store, path, samples, genes,
-             min_cells, min_genes, min_counts, target_sum,
+             min_cells, min_genes, min_counts, target_sum, verbose,
              path.expand(path), expand(features), expand(barcodes))
 }
 
@@ -74,9 +76,9 @@ ingest_mtx <- function(path, store, features = NULL, barcodes = NULL, samples = 
 #' @export
 ingest_h5ad <- function(path, store, counts = "auto", allow_non_integer = FALSE,
                         samples = names(path), genes = c("union", "intersection"),
-                        min_cells = 0, min_genes = 0, min_counts = 0, target_sum = 1e4) {
+                        min_cells = 0, min_genes = 0, min_counts = 0, target_sum = 1e4, verbose = TRUE) {
   run_ingest(wrap__cs_ingest_h5ad, store, path, samples, genes,
-             min_cells, min_genes, min_counts, target_sum,
+             min_cells, min_genes, min_counts, target_sum, verbose,
              path.expand(path), counts, allow_non_integer)
 }
 
@@ -89,23 +91,25 @@ ingest_h5ad <- function(path, store, counts = "auto", allow_non_integer = FALSE,
 #' @export
 ingest_10x_h5 <- function(path, store, genome = NULL, feature_types = "Gene Expression",
                           samples = names(path), genes = c("union", "intersection"),
-                          min_cells = 0, min_genes = 0, min_counts = 0, target_sum = 1e4) {
+                          min_cells = 0, min_genes = 0, min_counts = 0, target_sum = 1e4, verbose = TRUE) {
   run_ingest(wrap__cs_ingest_10x_h5, store, path, samples, genes,
-             min_cells, min_genes, min_counts, target_sum,
+             min_cells, min_genes, min_counts, target_sum, verbose,
              path.expand(path), genome, feature_types)
 }
 
 # Shared by the ingest verbs: sample names, gene universe, filters; reports the reader's
 # notes as messages and opens the new store.
 run_ingest <- function(routine, store, path, samples, genes, min_cells, min_genes, min_counts,
-                       target_sum, ...) {
+                       target_sum, verbose, ...) {
   genes <- match.arg(genes, c("union", "intersection"))
   samples <- sample_names(path, samples)
   filters <- list(min_cells = min_cells, min_genes = min_genes, min_counts = min_counts,
                   target_sum = target_sum)
-  res <- rust(routine, ..., samples, genes, path.expand(store), filters)
-  for (note in res$notes) message(note)
-  open_store(store)
+  res <- rust(routine, ..., samples, genes, path.expand(store), filters, progress_reporter(verbose))
+  if (isTRUE(verbose)) for (note in res$notes) message(note)
+  x <- open_store(store)
+  say(verbose, "%s", ingest_summary(store_info(x)))
+  invisible(x)
 }
 
 sample_names <- function(path, samples) {

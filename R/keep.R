@@ -9,6 +9,7 @@
 #'   syntax), e.g. `"n_genes > 200 AND n_genes < 2500 AND pct_mt < 5"` (Seurat's PBMC3k
 #'   filter). A condition that is NULL for a cell does not keep it. The new set replaces the
 #'   old one (write `"keep AND ..."` to narrow it).
+#' @param verbose Print a one-line summary (`TRUE`).
 #' @return `keep()`: a logical vector, one value per cell. `set_keep()`: the store, invisibly.
 #' @export
 keep <- function(x) {
@@ -17,7 +18,7 @@ keep <- function(x) {
 
 #' @rdname keep
 #' @export
-set_keep <- function(x, cells) {
+set_keep <- function(x, cells, verbose = TRUE) {
   if (is.null(cells)) stop("`cells` must select the cells to keep", call. = FALSE)
   if (is_condition(x, cells)) {
     res <- rust(wrap__cs_keep_where, x$path, cells)
@@ -31,7 +32,7 @@ set_keep <- function(x, cells) {
     generation <- rust(wrap__cs_set_keep, x$path, mask)
     n_kept <- length(pos)
   }
-  message(sprintf("keeping %s of %s cells (generation %d)", num(n_kept), num(x$dim[1]), as.integer(generation)))
+  say(verbose, "keeping %s of %s cells (generation %d)", num(n_kept), num(x$dim[1]), as.integer(generation))
   invisible(x)
 }
 

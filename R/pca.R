@@ -21,15 +21,13 @@
 #'   staged matrix); on PBMC3k its PCs 1-10 match Seurat's to |r| > 0.9999 and 97.7% of
 #'   30-PC neighbours agree. `"exact"`: blocks until all components converge.
 #' @param seed Seed of the random start (42, as Seurat's `seed.use`).
-#' @param verbose Report each stage and Krylov block on the console (`TRUE`, as Seurat);
-#'   written while the computation runs, so `verbose = FALSE`, not `suppressMessages()`,
-#'   silences it.
-#' @return The components' standard deviations and variance ratios (see [pca_variance()]),
-#'   invisibly.
+#' @param verbose Show progress bars (staging, Krylov blocks) and a one-line summary
+#'   (`TRUE`, as Seurat).
+#' @return The store, invisibly; [pca()], [pca_loadings()] and [pca_variance()] read the
+#'   result.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(500, 400, path = tempfile()), tempfile(), min_cells = 3)
-#' find_hvg(x, n = 200)
-#' run_pca(x, n_pcs = 10)
+#' x |> find_hvg(n = 200) |> run_pca(n_pcs = 10)
 #' head(pca(x))
 #' @export
 run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
@@ -39,12 +37,14 @@ run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
   if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) stop("`clip` must be a positive number or Inf", call. = FALSE)
   genes <- if (isTRUE(hvg)) NULL else rust_index(gene_positions(x, hvg))
   started <- Sys.time()
-  rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed), genes, isTRUE(verbose))
-  elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
-  v <- pca_variance(x)
-  message(sprintf("%d principal components (%s) in %.1f s; they explain %.1f%% of the variance",
-                  as.integer(n_pcs), method, elapsed, 100 * sum(v$variance_ratio)))
-  invisible(v)
+  rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed),
+       genes, progress_reporter(verbose))
+  if (isTRUE(verbose)) {
+    elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
+    say(verbose, "%d principal components (%s) in %.1f s; they explain %.1f%% of the variance",
+        as.integer(n_pcs), method, elapsed, 100 * sum(pca_variance(x)$variance_ratio))
+  }
+  invisible(x)
 }
 
 #' PCA results

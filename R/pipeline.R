@@ -47,16 +47,17 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
     if (isTRUE(verbose)) message(sprintf("== %s: %.1f s", name, timings$seconds[nrow(timings)]))
     value
   }
-  x <- step("ingest", if (file.exists(file.path(store, "manifest.json"))) open_store(store) else ingest_any(input, store, min_cells, min_genes))
-  if (isTRUE(verbose)) message(ingest_summary(store_info(x)))
-  step("qc", calculate_qc_metrics(x))
-  step("outliers", find_outliers(x, column = "qc_outlier"))
-  step("keep", set_keep(x, "NOT qc_outlier"))
+  existing <- file.exists(file.path(store, "manifest.json"))
+  x <- step("ingest", if (existing) open_store(store) else ingest_any(input, store, min_cells, min_genes, verbose))
+  if (existing) say(verbose, "%s", ingest_summary(store_info(x)))
+  step("qc", calculate_qc_metrics(x, verbose = verbose))
+  step("outliers", find_outliers(x, column = "qc_outlier", verbose = verbose))
+  step("keep", set_keep(x, "NOT qc_outlier", verbose = verbose))
   n_hvg <- at_most(n_hvg, x$dim[2], "n_hvg = %s is more than the genes in the store: using all %s genes", verbose)
   n_pcs <- at_most(n_pcs, n_hvg - 1, "n_pcs = %s needs more highly variable genes: using %s PCs", verbose)
   n_neighbor_pcs <- min(n_neighbor_pcs, n_pcs)
   check_kept_cells(store_info(x), k = k, n_pcs = n_pcs)
-  step("hvg", find_hvg(x, n = n_hvg))
+  step("hvg", find_hvg(x, n = n_hvg, verbose = verbose))
   step("pca", run_pca(x, n_pcs = n_pcs, seed = seed, verbose = verbose))
   step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, verbose = verbose))
   step("leiden", cluster_leiden(x, resolution = resolution, name = "leiden", seed = 0, verbose = verbose))
@@ -119,10 +120,15 @@ at_most <- function(value, limit, why, verbose) {
 }
 
 # Ingests by the kind of input: a directory (10x MTX), .h5ad, or .h5 (10x HDF5).
-ingest_any <- function(input, store, min_cells, min_genes) {
-  if (dir.exists(input)) return(ingest_mtx(input, store, min_cells = min_cells, min_genes = min_genes))
-  if (grepl("\\.h5ad$", input, ignore.case = TRUE)) return(ingest_h5ad(input, store, min_cells = min_cells, min_genes = min_genes))
-  if (grepl("\\.h5$", input, ignore.case = TRUE)) return(ingest_10x_h5(input, store, min_cells = min_cells, min_genes = min_genes))
+ingest_any <- function(input, store, min_cells, min_genes, verbose) {
+  reader <- if (dir.exists(input)) {
+    ingest_mtx
+  } else if (grepl("\\.h5ad$", input, ignore.case = TRUE)) {
+    ingest_h5ad
+  } else if (grepl("\\.h5$", input, ignore.case = TRUE)) {
+    ingest_10x_h5
+  }
+  if (!is.null(reader)) return(reader(input, store, min_cells = min_cells, min_genes = min_genes, verbose = verbose))
   stop(sprintf("'%s' is neither a 10x directory, an .h5ad file nor a 10x .h5 file", input), call. = FALSE)
 }
 

@@ -16,16 +16,17 @@
 #' @param gene_sets Named list of further gene sets, each a vector of gene ids or unique
 #'   symbols; an unknown gene is an error.
 #' @param top_n The `N` of the top-gene metrics (default `c(50, 100, 200, 500)`, as scanpy).
-#' @return The per-cell metrics, invisibly: a data.frame with `cell_id` and the columns
-#'   above, one row per cell in store order.
+#' @param verbose Show a progress bar and a one-line summary (`TRUE`); see
+#'   `options(cellstream.progress)` in [cellstream-package].
+#' @return The store, invisibly; [qc_metrics()] reads the metrics.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())
-#' qc <- calculate_qc_metrics(x)
-#' summary(qc$pct_mt)
+#' x |> calculate_qc_metrics()
+#' summary(qc_metrics(x)$pct_mt)
 #' @export
 calculate_qc_metrics <- function(x, patterns = c(mt = "^(MT|mt)-", ribo = "^(RP[SL]|Rp[sl])",
                                                  hb = "^(HB[^P]|Hb[^p])"),
-                                 gene_sets = list(), top_n = c(50, 100, 200, 500)) {
+                                 gene_sets = list(), top_n = c(50, 100, 200, 500), verbose = TRUE) {
   check_set_names(patterns, "patterns")
   check_set_names(gene_sets, "gene_sets")
   symbols <- gene_symbols(x)
@@ -41,12 +42,26 @@ calculate_qc_metrics <- function(x, patterns = c(mt = "^(MT|mt)-", ribo = "^(RP[
   sets <- c(by_pattern, by_ids)
   set_names <- c(names(patterns), names(gene_sets))
   if (anyDuplicated(set_names)) stop("gene set names must be unique", call. = FALSE)
-  res <- rust(wrap__cs_qc, x$path, as.character(set_names), lapply(sets, rust_index), as.numeric(top_n))
-  qc <- cbind(data.frame(cell_id = cell_ids(x), stringsAsFactors = FALSE), as_data_frame(res))
-  message(sprintf("QC metrics for %s cells: median %s counts, %s genes%s", num(nrow(qc)),
-                  num(stats::median(qc$n_counts)), num(stats::median(qc$n_genes)),
-                  if ("pct_mt" %in% names(qc)) sprintf(", %.1f%% mitochondrial", stats::median(qc$pct_mt, na.rm = TRUE)) else ""))
-  invisible(qc)
+  qc <- rust(wrap__cs_qc, x$path, as.character(set_names), lapply(sets, rust_index), as.numeric(top_n),
+              progress_reporter(verbose))
+  mt <- if (is.null(qc$pct_mt)) "" else sprintf(", %.1f%% mitochondrial", stats::median(qc$pct_mt, na.rm = TRUE))
+  say(verbose, "QC metrics for %s cells: median %s counts, %s genes%s", num(length(qc$n_counts)),
+      num(stats::median(qc$n_counts)), num(stats::median(qc$n_genes)), mt)
+  invisible(x)
+}
+
+#' QC metrics per cell
+#'
+#' @param x A store on which [calculate_qc_metrics()] has run.
+#' @return A data.frame with `cell_id`, `n_counts`, `n_genes` and the metrics of
+#'   [calculate_qc_metrics()] (`pct_<set>`, `pct_top_<N>`), one row per cell in store order.
+#' @export
+qc_metrics <- function(x) {
+  rust(wrap__cs_require_current, x$path, "qc")
+  s <- steps(x)
+  columns <- in_table(s$columns[s$step == "qc"], "obs")
+  sql(x, sprintf("SELECT cell_id, n_counts, n_genes, %s FROM obs ORDER BY cell_index",
+                 paste(sprintf('"%s"', columns), collapse = ", ")))
 }
 
 check_set_names <- function(sets, arg) {
@@ -73,30 +88,46 @@ check_set_names <- function(sets, arg) {
 #' @param min,max Named numeric vectors of fixed thresholds (e.g. `max = c(pct_mt = 5)`);
 #'   their metrics need not be in `metrics`.
 #' @param by An obs column that groups cells (MADs per group), or `NULL`.
-#' @param column An obs column name to store the overall flag in, or `NULL` (not stored).
-#' @return A data.frame, one row per cell: `cell_id`, one logical column per metric, and
-#'   `outlier` (any metric). Its attribute `"thresholds"` gives, per metric and group, the
-#'   median, MAD, bounds and number of outliers.
+#' @param column The obs column that gets the overall flag (`"qc_outlier"`); it also names
+#'   the result for [outliers()].
+#' @param verbose Print a one-line summary (`TRUE`).
+#' @return The store, invisibly; [outliers()] reads the calls and thresholds.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(500, 300, path = tempfile()), tempfile())
-#' calculate_qc_metrics(x)
-#' out <- find_outliers(x, column = "qc_outlier")
-#' attr(out, "thresholds")
+#' x |> calculate_qc_metrics() |> find_outliers()
+#' attr(outliers(x), "thresholds")
 #' @export
 find_outliers <- function(x, metrics = c(n_counts = "lower", n_genes = "lower", pct_mt = "higher"),
                           nmads = 3, log = c("n_counts", "n_genes"), min = NULL, max = NULL,
-                          by = NULL, column = NULL) {
+                          by = NULL, column = "qc_outlier", verbose = TRUE) {
   all_metrics <- unique(c(names(metrics), names(min), names(max)))
   if (length(all_metrics) == 0) stop("give at least one metric", call. = FALSE)
   if (length(metrics) > 0 && is.null(names(metrics))) stop("`metrics` must be named by obs column", call. = FALSE)
   if (!is.numeric(nmads) || length(nmads) != 1 || !(nmads > 0)) stop("`nmads` must be a positive number", call. = FALSE)
   side <- unname(ifelse(all_metrics %in% names(metrics), metrics[all_metrics], "none"))
   bound <- function(v) unname(as.numeric(ifelse(all_metrics %in% names(v), v[all_metrics], NA)))
-  res <- rust(wrap__cs_outliers, x$path, all_metrics, side, as.numeric(nmads), all_metrics %in% log,
-              bound(min), bound(max), by, column)
-  flags <- cbind(data.frame(cell_id = cell_ids(x), stringsAsFactors = FALSE), as_data_frame(res$flags))
-  attr(flags, "thresholds") <- as_data_frame(res$bounds)
-  message(sprintf("%s of %s cells are outliers%s", num(sum(flags$outlier)), num(nrow(flags)),
-                  if (is.null(column)) "" else sprintf(" (stored in obs column '%s')", column)))
+  if (!is.character(column) || length(column) != 1 || is.na(column) || !nzchar(column)) {
+    stop("`column` must name the obs column for the outlier flag", call. = FALSE)
+  }
+  n_outliers <- rust(wrap__cs_outliers, x$path, all_metrics, side, as.numeric(nmads), all_metrics %in% log,
+                     bound(min), bound(max), by, column)
+  say(verbose, "%s of %s cells are outliers (obs column '%s')", num(n_outliers), num(x$dim[1]), column)
+  invisible(x)
+}
+
+#' Outlier calls
+#'
+#' @param x A store on which [find_outliers()] has run.
+#' @param column The `column` given to [find_outliers()] (`"qc_outlier"`).
+#' @return A data.frame, one row per cell: `cell_id`, one logical column per metric, and
+#'   `outlier` (any metric). Its attribute `"thresholds"` gives, per metric and group, the
+#'   median, MAD, bounds and number of outliers.
+#' @export
+outliers <- function(x, column = "qc_outlier") {
+  step <- paste0("outliers:", column)
+  rust(wrap__cs_require_current, x$path, step)
+  flags <- cbind(data.frame(cell_id = cell_ids(x), stringsAsFactors = FALSE),
+                 sql(x, sprintf('SELECT * FROM "%s_flags"', step)))
+  attr(flags, "thresholds") <- sql(x, sprintf('SELECT * FROM "%s_thresholds"', step))
   flags
 }

@@ -23,7 +23,7 @@
 #' @param threads Threads for the gradient descent; `NULL`: all. With `threads = 1` the layout
 #'   depends only on the seed (reproducible); with more, on thread timing too (as umap-learn's
 #'   parallel mode).
-#' @param verbose Report progress (`TRUE`).
+#' @param verbose Show a progress bar (epochs) and a one-line summary (`TRUE`).
 #' @return For a store, the store, invisibly; see [embedding()]. For a matrix, the layout (a
 #'   cells x 2 matrix, `UMAP_1` and `UMAP_2`) with the start used as attribute `"init"`.
 #' @examples
@@ -54,10 +54,8 @@ run_umap <- function(x, n_neighbors = 15, min_dist = 0.3, spread = 1, n_epochs =
   started <- Sys.time()
   used <- rust(wrap__cs_umap, x$path, as.numeric(n_neighbors), as.numeric(min_dist), as.numeric(spread),
                if (is.null(n_epochs)) NULL else as.numeric(n_epochs), init, as.numeric(seed),
-               if (is.null(threads)) NULL else as.numeric(threads), isTRUE(verbose))
-  if (isTRUE(verbose)) {
-    message(sprintf("UMAP (%s start) in %.1f s", used, as.numeric(difftime(Sys.time(), started, units = "secs"))))
-  }
+               if (is.null(threads)) NULL else as.numeric(threads), progress_reporter(verbose))
+  say(verbose, "UMAP (%s start) in %.1f s", used, as.numeric(difftime(Sys.time(), started, units = "secs")))
   invisible(x)
 }
 

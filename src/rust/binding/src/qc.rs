@@ -67,9 +67,9 @@ fn cs_outliers(
                 })
             })
             .collect::<Res<Vec<_>>>()?;
-        let (by, column) = (optional_string(&by, "by")?, optional_string(&column, "column")?);
-        let (flags, bounds) = find_outliers(&mut s.db(), &rules, by.as_deref(), column.as_deref())?;
-        Ok(list!(flags = table_to_list(flags), bounds = table_to_list(bounds)).into())
+        let (by, column) = (optional_string(&by, "by")?, string(&column, "column")?);
+        let n_outliers = find_outliers(&mut s.db(), &rules, by.as_deref(), &column)?;
+        Ok((n_outliers as f64).into())
     })
 }
 

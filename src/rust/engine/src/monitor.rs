@@ -97,7 +97,8 @@ impl Meter {
 impl Monitor<'_> {
     /// Runs `work` (which may use rayon, but must not call back into the caller) on a thread
     /// of its own, while this thread reports `task` from the meter every 100 ms and asks
-    /// whether to stop, which the work sees through [`Meter::check`]. `total` 0: unknown.
+    /// whether to stop, which the work sees through [`Meter::check`]. `total` 0: unknown until
+    /// the end, when the last report gives done = total.
     pub fn watch<T: Send>(
         &self,
         task: &str,
@@ -127,6 +128,8 @@ impl Monitor<'_> {
             let out = worker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            // An unknown total is known at the end: what was done (at least 1, to end the bar).
+            let total = if total > 0 { total } else { meter.done.load(Ordering::Relaxed).max(1) };
             self.report(task, total, total);
             Ok(out)
         })

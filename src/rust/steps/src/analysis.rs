@@ -118,14 +118,10 @@ pub struct MetricRule {
 }
 
 /// Flags cells per metric and overall (any metric); with `by`, MADs are taken within each
-/// group of that obs column. With `column`, the overall flag is stored in obs under it.
-/// Returns the per-cell flags and the bounds used (per metric and group).
-pub fn find_outliers(
-    db: &mut MetaDb,
-    rules: &[MetricRule],
-    by: Option<&str>,
-    column: Option<&str>,
-) -> Result<(Frame, Frame)> {
+/// group of that obs column. The overall flag is stored in obs as `column`; the step's tables
+/// `flags` (per cell and metric) and `thresholds` (the bounds per metric and group) keep the
+/// rest. Returns the number of outliers.
+pub fn find_outliers(db: &mut MetaDb, rules: &[MetricRule], by: Option<&str>, column: &str) -> Result<usize> {
     let n_cells = db.n_cells()?;
     let (group, levels) = match by {
         Some(by) => db.groups(by, None)?,
@@ -166,29 +162,27 @@ pub fn find_outliers(
     {
         table.push(name, Column::Real(v));
     }
-    if let Some(column) = column {
-        let mut stored = Frame::default();
-        stored.push(column, Column::Bool(any.iter().map(|&a| Some(a)).collect()));
-        let inputs: &[&str] = if db.steps()?.iter().any(|s| s.step == "qc") {
-            &["qc"]
-        } else {
-            &[]
-        };
-        let params = rules.iter().map(describe_rule).collect::<Vec<_>>().join("; ")
-            + &by.map(|b| format!("; by {b}")).unwrap_or_default();
-        db.store_result(
-            &StepRecord {
-                step: &format!("outliers:{column}"),
-                uses_kept_cells: false,
-                inputs,
-                params,
-                tables: &[],
-            },
-            &stored,
-            &Frame::default(),
-        )?;
-    }
-    Ok((flags, table))
+    let mut stored = Frame::default();
+    stored.push(column, Column::Bool(any.iter().map(|&a| Some(a)).collect()));
+    let inputs: &[&str] = if db.steps()?.iter().any(|s| s.step == "qc") {
+        &["qc"]
+    } else {
+        &[]
+    };
+    let params = rules.iter().map(describe_rule).collect::<Vec<_>>().join("; ")
+        + &by.map(|b| format!("; by {b}")).unwrap_or_default();
+    db.store_result(
+        &StepRecord {
+            step: &format!("outliers:{column}"),
+            uses_kept_cells: false,
+            inputs,
+            params,
+            tables: &[("flags", &flags), ("thresholds", &table)],
+        },
+        &stored,
+        &Frame::default(),
+    )?;
+    Ok(any.iter().filter(|&&a| a).count())
 }
 
 fn describe_rule(r: &MetricRule) -> String {

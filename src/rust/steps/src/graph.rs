@@ -215,13 +215,19 @@ pub fn cluster_leiden(
             c.iterations
         );
         let step = format!("leiden:{column}");
+        let mut clustering = Frame::default();
+        clustering.push("column", Column::Text(vec![Some(column.clone())]));
+        clustering.push("resolution", Column::Real(vec![Some(o.resolution)]));
+        clustering.push("n_clusters", Column::Int(vec![Some(c.n_clusters as i64)]));
+        clustering.push("quality", Column::Real(vec![Some(c.quality)]));
+        clustering.push("iterations", Column::Int(vec![Some(c.iterations as i64)]));
         db.store_result(
             &StepRecord {
                 step: &step,
                 uses_kept_cells: true,
                 inputs: &["neighbors"],
                 params,
-                tables: &[],
+                tables: &[("summary", &clustering)],
             },
             &obs,
             &Frame::default(),

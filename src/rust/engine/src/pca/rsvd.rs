@@ -72,6 +72,7 @@ pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, monitor: Moni
         let blocks_done = basis.ncols() / l - 1;
         let room = basis.ncols() + l <= n_genes;
         if blocks_done >= o.blocks || (o.until_converged && converged) || !room {
+            monitor.report("PCA: Krylov blocks", most, most);
             return finish(b, c, &basis, &values, &vectors, o, monitor);
         }
         previous = Some(top);

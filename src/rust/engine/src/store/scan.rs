@@ -35,6 +35,9 @@ where
         chunk: Chunk,
         error: Option<Error>,
     }
+    if majors.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut results = Vec::with_capacity(majors.len());
     let mut at = 0;
     while at < majors.len() {
