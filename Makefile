@@ -15,7 +15,7 @@ APT_PACKAGES = r-base-dev r-cran-cli r-cran-matrix r-cran-testthat r-cran-knitr 
 PEERS ?= $(HOME)/.cache/cellstream-peers
 PEER_PACKAGES = "scipy<1.14" anndata h5py scanpy igraph leidenalg
 
-.PHONY: deps peers install test test-rust test-r demo bench
+.PHONY: deps peers install lint test test-rust test-r demo bench
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -27,6 +27,7 @@ deps:
 	@command -v cargo >/dev/null || { \
 	  echo "installing Rust with rustup (https://rustup.rs)"; \
 	  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal; }
+	@cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 
 # Best effort: without PyPI the tests that need anndata skip.
 peers: deps
@@ -38,7 +39,12 @@ install: deps
 	mkdir -p $(R_LIB)
 	R CMD INSTALL --library=$(R_LIB) .
 
-test-rust: deps
+# Habits before tests: formatting (rustfmt.toml) and every clippy warning as an error.
+lint: deps
+	cargo fmt --all --check
+	cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+test-rust: lint
 	cargo test --release --locked --workspace
 
 test-r: install peers

@@ -77,7 +77,8 @@ object_parts <- function(x, cells, genes) {
 
 require_package <- function(pkg) {
   if (!requireNamespace(pkg, quietly = TRUE)) {
-    stop(sprintf("package '%s' is needed for this; on Debian/Ubuntu install r-cran-seurat or r-bioc-singlecellexperiment",
+    stop(sprintf(paste0("package '%s' is needed for this; on Debian/Ubuntu install r-cran-seurat or ",
+        "r-bioc-singlecellexperiment"),
                  pkg), call. = FALSE)
   }
 }

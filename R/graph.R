@@ -46,7 +46,8 @@ find_neighbors <- function(x, k = 20, n_pcs = 30, method = c("auto", "exact", "h
     data <- as.matrix(x)
     if (!is.numeric(data)) stop("the embedding must be numeric", call. = FALSE)
     if (!missing(n_pcs)) {
-      if (n_pcs > ncol(data)) stop(sprintf("n_pcs (%d) is larger than the matrix's %d columns", as.integer(n_pcs), ncol(data)), call. = FALSE)
+      if (n_pcs > ncol(data)) stop(sprintf("n_pcs (%d) is larger than the matrix's %d columns",
+                                           as.integer(n_pcs), ncol(data)), call. = FALSE)
       data <- data[, seq_len(n_pcs), drop = FALSE]
     }
     storage.mode(data) <- "double"
@@ -133,29 +134,42 @@ cluster_leiden <- function(x, resolution = 1, name = "leiden", objective = c("mo
                            verbose = TRUE) {
   objective <- match.arg(objective)
   graph <- match.arg(graph)
-  if (!is.logical(self_loops) || length(self_loops) != 1 || is.na(self_loops)) stop("`self_loops` must be TRUE or FALSE", call. = FALSE)
+  if (!is.logical(self_loops) || length(self_loops) != 1 || is.na(self_loops)) {
+    stop("`self_loops` must be TRUE or FALSE", call. = FALSE)
+  }
   if (!is.numeric(resolution) || length(resolution) == 0 || anyNA(resolution) || any(resolution <= 0)) {
     stop("`resolution` must be one or more positive numbers", call. = FALSE)
   }
-  if (!is.numeric(n_iterations) || length(n_iterations) != 1 || is.na(n_iterations)) stop("`n_iterations` must be a number", call. = FALSE)
+  if (!is.numeric(n_iterations) || length(n_iterations) != 1 || is.na(n_iterations)) {
+    stop("`n_iterations` must be a number", call. = FALSE)
+  }
   check_whole(seed, "seed", 0)
   if (inherits(x, "Matrix")) {
     g <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
-    if (nrow(g) != ncol(g) || !Matrix::isSymmetric(g)) stop("the graph must be a symmetric (undirected) matrix", call. = FALSE)
-    res <- rust(wrap__cs_leiden_matrix, g@p, g@i, g@x, as.numeric(resolution), objective, self_loops, as.numeric(seed), as.numeric(n_iterations))
-    labels <- lapply(seq_along(resolution), function(r) factor(res$labels[, r], levels = seq_len(res$n_clusters[r]) - 1L))
+    if (nrow(g) != ncol(g) || !Matrix::isSymmetric(g)) {
+      stop("the graph must be a symmetric (undirected) matrix", call. = FALSE)
+    }
+    res <- rust(wrap__cs_leiden_matrix, g@p, g@i, g@x, as.numeric(resolution), objective, self_loops,
+                as.numeric(seed), as.numeric(n_iterations))
+    labels <- lapply(seq_along(resolution), function(r) factor(res$labels[, r],
+                                                               levels = seq_len(res$n_clusters[r]) - 1L))
     summary <- data.frame(resolution = resolution, n_clusters = res$n_clusters, quality = res$quality)
-    out <- if (length(resolution) == 1) labels[[1]] else stats::setNames(as.data.frame(labels), sprintf("res_%s", format(resolution)))
+    out <- if (length(resolution) == 1) labels[[1]] else stats::setNames(as.data.frame(labels),
+        sprintf("res_%s", format(resolution)))
     return(structure(out, clustering = summary))
   }
-  columns <- if (length(name) == length(resolution)) name else if (length(name) == 1) paste0(name, "_", format(resolution, trim = TRUE)) else {
+  columns <- if (length(name) == length(resolution)) name else if (length(name) == 1) paste0(name, "_",
+      format(resolution, trim = TRUE)) else {
     stop("give one `name`, or one per resolution", call. = FALSE)
   }
-  if (!is.character(columns) || anyNA(columns) || anyDuplicated(columns)) stop("`name` must hold distinct column names", call. = FALSE)
+  if (!is.character(columns) || anyNA(columns) || anyDuplicated(columns)) {
+    stop("`name` must hold distinct column names", call. = FALSE)
+  }
   started <- Sys.time()
   res <- rust(wrap__cs_leiden, x$path, as.numeric(resolution), columns, objective, graph, self_loops,
               as.numeric(seed), as.numeric(n_iterations), progress_reporter(verbose))
-  say(verbose, "Leiden (%s) in %.1f s: %s", objective, as.numeric(difftime(Sys.time(), started, units = "secs")),
+  say(verbose, "Leiden (%s) in %.1f s: %s", objective, as.numeric(difftime(Sys.time(), started,
+      units = "secs")),
       paste(sprintf("%s: %d clusters, quality %.4f", columns, res$n_clusters, res$quality), collapse = "; "))
   invisible(x)
 }

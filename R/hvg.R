@@ -34,7 +34,8 @@ find_hvg <- function(x, n = 2000, method = c("vst", "dispersion"), batch = NULL,
   method <- match.arg(method)
   check_whole(n, "n", 1)
   if (n > x$dim[2]) {
-    stop(sprintf("`n` (%s) is larger than the number of genes in the store (%s)", num(n), num(x$dim[2])), call. = FALSE)
+    stop(sprintf("`n` (%s) is larger than the number of genes in the store (%s)", num(n), num(x$dim[2])),
+         call. = FALSE)
   }
   rust(wrap__cs_hvg, x$path, method, as.numeric(n), batch, progress_reporter(verbose))
   if (isTRUE(verbose)) {

@@ -34,7 +34,9 @@ run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
                     method = c("randomized", "exact"), seed = 42, verbose = TRUE) {
   method <- match.arg(method)
   check_whole(n_pcs, "n_pcs", 1)
-  if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) stop("`clip` must be a positive number or Inf", call. = FALSE)
+  if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) {
+    stop("`clip` must be a positive number or Inf", call. = FALSE)
+  }
   genes <- if (isTRUE(hvg)) NULL else rust_index(gene_positions(x, hvg))
   started <- Sys.time()
   rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed),
@@ -61,7 +63,8 @@ run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
 pca <- function(x) {
   res <- rust(wrap__cs_pca_embedding, x$path)
   colnames(res$embedding) <- sprintf("PC_%d", seq_len(ncol(res$embedding)))
-  data.frame(cell_id = cell_ids(x)[res$cell_index], res$embedding, stringsAsFactors = FALSE, check.names = FALSE)
+  data.frame(cell_id = cell_ids(x)[res$cell_index], res$embedding, stringsAsFactors = FALSE,
+             check.names = FALSE)
 }
 
 #' @rdname pca

@@ -35,25 +35,37 @@
 run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store"), min_cells = 3,
                          min_genes = 200, n_hvg = 2000, n_pcs = 50, k = 20, n_neighbor_pcs = 30,
                          resolution = 0.8, umap_neighbors = 15, seed = 42, verbose = TRUE) {
-  if (n_neighbor_pcs > n_pcs) stop(sprintf("n_neighbor_pcs (%d) must not exceed n_pcs (%d)", as.integer(n_neighbor_pcs), as.integer(n_pcs)), call. = FALSE)
-  if (umap_neighbors > k) stop(sprintf("umap_neighbors (%d) must not exceed k (%d): UMAP re-uses the neighbours", as.integer(umap_neighbors), as.integer(k)), call. = FALSE)
+  if (n_neighbor_pcs > n_pcs) {
+    stop(sprintf("n_neighbor_pcs (%d) must not exceed n_pcs (%d)", as.integer(n_neighbor_pcs),
+                 as.integer(n_pcs)), call. = FALSE)
+  }
+  if (umap_neighbors > k) {
+    stop(sprintf("umap_neighbors (%d) must not exceed k (%d): UMAP re-uses the neighbours",
+                 as.integer(umap_neighbors), as.integer(k)), call. = FALSE)
+  }
   dir.create(output_dir, showWarnings = FALSE, recursive = TRUE)
   timings <- data.frame(step = character(), seconds = numeric(), peak_rss_mb = numeric())
   step <- function(name, code) {
     reset_peak_rss()
     started <- Sys.time()
     value <- force(code)
-    timings[nrow(timings) + 1, ] <<- list(name, as.numeric(difftime(Sys.time(), started, units = "secs")), peak_rss_mb())
+    timings[nrow(timings) + 1, ] <<- list(name, as.numeric(difftime(Sys.time(), started, units = "secs")),
+                                          peak_rss_mb())
     if (isTRUE(verbose)) message(sprintf("== %s: %.1f s", name, timings$seconds[nrow(timings)]))
     value
   }
   existing <- file.exists(file.path(store, "manifest.json"))
-  x <- step("ingest", if (existing) open_store(store) else ingest_any(input, store, min_cells, min_genes, verbose))
+  x <- step("ingest", if (existing) {
+    open_store(store)
+  } else {
+    ingest_any(input, store, min_cells, min_genes, verbose)
+  })
   if (existing) say(verbose, "%s", ingest_summary(store_info(x)))
   step("qc", calculate_qc_metrics(x, verbose = verbose))
   step("outliers", find_outliers(x, column = "qc_outlier", verbose = verbose))
   step("keep", set_keep(x, "NOT qc_outlier", verbose = verbose))
-  n_hvg <- at_most(n_hvg, x$dim[2], "n_hvg = %s is more than the genes in the store: using all %s genes", verbose)
+  n_hvg <- at_most(n_hvg, x$dim[2], "n_hvg = %s is more than the genes in the store: using all %s genes",
+                   verbose)
   n_pcs <- at_most(n_pcs, n_hvg - 1, "n_pcs = %s needs more highly variable genes: using %s PCs", verbose)
   n_neighbor_pcs <- min(n_neighbor_pcs, n_pcs)
   check_kept_cells(store_info(x), k = k, n_pcs = n_pcs)
@@ -63,7 +75,8 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   step("leiden", cluster_leiden(x, resolution = resolution, name = "leiden", seed = 0, verbose = verbose))
   step("umap", run_umap(x, n_neighbors = umap_neighbors, seed = seed, verbose = verbose))
   step("plots", {
-    ggplot2::ggsave(file.path(output_dir, "umap.png"), plot_embedding(x, color_by = "leiden"), width = 7, height = 6, dpi = 150)
+    ggplot2::ggsave(file.path(output_dir, "umap.png"), plot_embedding(x, color_by = "leiden"), width = 7,
+                    height = 6, dpi = 150)
     ggplot2::ggsave(file.path(output_dir, "qc.png"), plot_qc(x), width = 9, height = 4, dpi = 150)
   })
   step("table", {
@@ -92,23 +105,28 @@ ingest_summary <- function(info) {
 check_kept_cells <- function(info, k, n_pcs) {
   at_ingest <- info$input_cells - info$n_cells
   as_outliers <- info$n_cells - info$n_kept
-  removed <- c(if (at_ingest > 0) sprintf("%s had fewer than min_genes = %s genes at ingest", num(at_ingest), num(info$min_genes)),
-               if (as_outliers > 0) sprintf("%s %s QC outliers (3 MADs)", num(as_outliers), if (as_outliers == 1) "was" else "were"))
+  removed <- c(if (at_ingest > 0) sprintf("%s had fewer than min_genes = %s genes at ingest", num(at_ingest),
+                                          num(info$min_genes)),
+               if (as_outliers > 0) sprintf("%s %s QC outliers (3 MADs)", num(as_outliers),
+                                            if (as_outliers == 1) "was" else "were"))
   what <- sprintf("QC kept %s of %s barcodes (%.1f%%)%s", num(info$n_kept), num(info$input_cells),
                   100 * info$n_kept / info$input_cells,
                   if (length(removed) > 0) paste0(": ", paste(removed, collapse = "; ")) else "")
   advice <- if (at_ingest >= as_outliers) {
-    paste0("If this is a raw (unfiltered) droplet matrix, most barcodes are empty droplets: use Cell Ranger's filtered ",
-           "matrix, or lower min_genes (run_pipeline(min_genes = ...), or --min-genes in run_pipeline.R).")
+    paste0("If this is a raw (unfiltered) droplet matrix, most barcodes are empty droplets: use Cell ",
+           "Ranger's filtered matrix, or lower min_genes (run_pipeline(min_genes = ...), or --min-genes ",
+           "in run_pipeline.R).")
   } else {
     "Look at qc.png and obs(x): the outlier filter (find_outliers(), 3 MADs) removed most cells."
   }
   needed <- max(k, n_pcs) + 1
   if (info$n_kept < needed) {
-    stop(sprintf("%s, too few for the analysis: the neighbours need more than k = %s cells and the PCA more than n_pcs = %s. %s",
+    stop(sprintf(paste("%s, too few for the analysis: the neighbours need more than k = %s cells and",
+                       "the PCA more than n_pcs = %s. %s"),
                  what, num(k), num(n_pcs), advice), call. = FALSE)
   }
-  if (info$n_kept < 0.1 * info$input_cells) warning(paste0(what, ". ", advice), call. = FALSE, immediate. = TRUE)
+  if (info$n_kept < 0.1 * info$input_cells) warning(paste0(what, ". ", advice), call. = FALSE,
+                                                    immediate. = TRUE)
   invisible(info$n_kept)
 }
 
@@ -128,7 +146,8 @@ ingest_any <- function(input, store, min_cells, min_genes, verbose) {
   } else if (grepl("\\.h5$", input, ignore.case = TRUE)) {
     ingest_10x_h5
   }
-  if (!is.null(reader)) return(reader(input, store, min_cells = min_cells, min_genes = min_genes, verbose = verbose))
+  if (!is.null(reader)) return(reader(input, store, min_cells = min_cells, min_genes = min_genes,
+                                      verbose = verbose))
   stop(sprintf("'%s' is neither a 10x directory, an .h5ad file nor a 10x .h5 file", input), call. = FALSE)
 }
 
@@ -142,5 +161,6 @@ peak_rss_mb <- function() {
 
 reset_peak_rss <- function() {
   # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0); elsewhere the peak is cumulative.
-  invisible(tryCatch(cat("5", file = "/proc/self/clear_refs"), error = function(e) NULL, warning = function(w) NULL))
+  invisible(tryCatch(cat("5", file = "/proc/self/clear_refs"), error = function(e) NULL,
+                     warning = function(w) NULL))
 }

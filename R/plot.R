@@ -27,7 +27,8 @@ plot_embedding <- function(x, reduction = c("umap", "pca"), color_by = "leiden",
   e <- embedding(x, reduction)
   prefix <- if (reduction == "umap") "UMAP_" else "PC_"
   axes <- paste0(prefix, dims)
-  if (!all(axes %in% names(e))) stop(sprintf("`dims` must name coordinates of the %s embedding", reduction), call. = FALSE)
+  if (!all(axes %in% names(e))) stop(sprintf("`dims` must name coordinates of the %s embedding", reduction),
+                                     call. = FALSE)
   n <- nrow(e)
   # Chosen by looking at 1k-1M-cell plots at 7 x 6 in, 150 dpi: 70 / sqrt(n) keeps clusters
   # solid but cells visible (0.7 at 10k); below 0.3 a point is under a pixel and clusters fade.
@@ -35,7 +36,8 @@ plot_embedding <- function(x, reduction = c("umap", "pca"), color_by = "leiden",
   alpha <- alpha %||% (if (n <= 10000) 1 else max(0.2, 1 - 0.2 * log10(n / 10000)))
   colour <- NULL
   if (!is.null(color_by)) {
-    if (!is.character(color_by) || length(color_by) != 1) stop("`color_by` must be one column or gene name", call. = FALSE)
+    if (!is.character(color_by) || length(color_by) != 1) stop("`color_by` must be one column or gene name",
+                                                               call. = FALSE)
     if (color_by %in% names(e)) {
       colour <- e[[color_by]]
     } else {
@@ -61,7 +63,8 @@ plot_embedding <- function(x, reduction = c("umap", "pca"), color_by = "leiden",
     # nearly the same colour when there are hundreds; golden-angle steps keep them apart.
     hues <- (seq_len(nlevels(e$.colour)) * 137.508) %% 360
     p <- p + ggplot2::scale_colour_manual(values = grDevices::hcl(h = hues, c = 90, l = 60), guide = "none") +
-      ggplot2::labs(subtitle = sprintf("%s: %d categories (too many for a legend)", color_by, nlevels(e$.colour)))
+      ggplot2::labs(subtitle = sprintf("%s: %d categories (too many for a legend)", color_by,
+                                       nlevels(e$.colour)))
   } else if (!is.null(colour) && is.factor(e$.colour)) {
     p <- p + ggplot2::guides(colour = ggplot2::guide_legend(override.aes = list(size = 3, alpha = 1)))
   } else if (!is.null(colour)) {
@@ -88,22 +91,28 @@ plot_qc <- function(x, outliers = "qc_outlier", by = NULL, max_points = 20000) {
   o <- suppressMessages(obs(x))
   metrics <- c("n_counts", "n_genes", "pct_mt")
   missing <- setdiff(metrics, names(o))
-  if (length(missing) > 0) stop(sprintf("no %s in obs; run calculate_qc_metrics(x) first", paste(missing, collapse = ", ")), call. = FALSE)
+  if (length(missing) > 0) stop(sprintf("no %s in obs; run calculate_qc_metrics(x) first", paste(missing,
+      collapse = ", ")), call. = FALSE)
   flag <- if (!is.null(outliers) && outliers %in% names(o)) {
     factor(ifelse(o[[outliers]], "outlier", "ok"), levels = c("ok", "outlier"))
   } else {
     factor(ifelse(keep(x), "kept", "dropped"), levels = c("kept", "dropped"))
   }
   group <- if (is.null(by)) factor(rep("all cells", nrow(o))) else as.factor(o[[by]])
-  long <- data.frame(metric = factor(rep(c("library size (n_counts)", "genes (n_genes)", "% mitochondrial"), each = nrow(o)),
-                                     levels = c("library size (n_counts)", "genes (n_genes)", "% mitochondrial")),
+  long <- data.frame(metric = factor(rep(c("library size (n_counts)", "genes (n_genes)", "% mitochondrial"),
+                                         each = nrow(o)),
+                                     levels = c("library size (n_counts)", "genes (n_genes)",
+                                                "% mitochondrial")),
                      value = c(o$n_counts, o$n_genes, o$pct_mt), group = rep(group, 3), call = rep(flag, 3))
-  shown <- long[unlist(lapply(split(seq_len(nrow(long)), long$metric), function(i) i[sample.int(length(i), min(length(i), max_points))])), ]
+  shown <- long[unlist(lapply(split(seq_len(nrow(long)), long$metric), function(i) i[sample.int(length(i),
+      min(length(i), max_points))])), ]
   ggplot2::ggplot(long, ggplot2::aes(x = .data$group, y = .data$value)) +
-    ggplot2::geom_jitter(data = shown, ggplot2::aes(colour = .data$call), width = 0.35, height = 0, size = 0.2, alpha = 0.3) +
+    ggplot2::geom_jitter(data = shown, ggplot2::aes(colour = .data$call), width = 0.35, height = 0,
+                         size = 0.2, alpha = 0.3) +
     ggplot2::geom_violin(fill = NA, colour = "black", scale = "width") +
     ggplot2::facet_wrap(~metric, scales = "free_y") +
-    ggplot2::scale_colour_manual(values = c(ok = "grey30", kept = "grey30", outlier = "firebrick", dropped = "firebrick"), drop = TRUE) +
+    ggplot2::scale_colour_manual(values = c(ok = "grey30", kept = "grey30", outlier = "firebrick",
+                                            dropped = "firebrick"), drop = TRUE) +
     ggplot2::labs(x = NULL, y = NULL, colour = NULL) +
     ggplot2::guides(colour = ggplot2::guide_legend(override.aes = list(size = 3, alpha = 1))) +
     ggplot2::theme_classic()

@@ -44,7 +44,8 @@ calculate_qc_metrics <- function(x, patterns = c(mt = "^(MT|mt)-", ribo = "^(RP[
   if (anyDuplicated(set_names)) stop("gene set names must be unique", call. = FALSE)
   qc <- rust(wrap__cs_qc, x$path, as.character(set_names), lapply(sets, rust_index), as.numeric(top_n),
               progress_reporter(verbose))
-  mt <- if (is.null(qc$pct_mt)) "" else sprintf(", %.1f%% mitochondrial", stats::median(qc$pct_mt, na.rm = TRUE))
+  mt <- if (is.null(qc$pct_mt)) "" else sprintf(", %.1f%% mitochondrial", stats::median(qc$pct_mt,
+      na.rm = TRUE))
   say(verbose, "QC metrics for %s cells: median %s counts, %s genes%s", num(length(qc$n_counts)),
       num(stats::median(qc$n_counts)), num(stats::median(qc$n_genes)), mt)
   invisible(x)
@@ -102,8 +103,10 @@ find_outliers <- function(x, metrics = c(n_counts = "lower", n_genes = "lower", 
                           by = NULL, column = "qc_outlier", verbose = TRUE) {
   all_metrics <- unique(c(names(metrics), names(min), names(max)))
   if (length(all_metrics) == 0) stop("give at least one metric", call. = FALSE)
-  if (length(metrics) > 0 && is.null(names(metrics))) stop("`metrics` must be named by obs column", call. = FALSE)
-  if (!is.numeric(nmads) || length(nmads) != 1 || !(nmads > 0)) stop("`nmads` must be a positive number", call. = FALSE)
+  if (length(metrics) > 0 && is.null(names(metrics))) stop("`metrics` must be named by obs column",
+                                                           call. = FALSE)
+  if (!is.numeric(nmads) || length(nmads) != 1 || !(nmads > 0)) stop("`nmads` must be a positive number",
+                                                                     call. = FALSE)
   side <- unname(ifelse(all_metrics %in% names(metrics), metrics[all_metrics], "none"))
   bound <- function(v) unname(as.numeric(ifelse(all_metrics %in% names(v), v[all_metrics], NA)))
   if (!is.character(column) || length(column) != 1 || is.na(column) || !nzchar(column)) {

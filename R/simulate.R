@@ -4,7 +4,8 @@
 #' log-normal library sizes, mitochondrial (`MT-`), ribosomal (`RPL`/`RPS`) and haemoglobin
 #' (`HBB`, `HBA1`, `HBA2`) genes and a few damaged cells with a high mitochondrial fraction;
 #' optionally, as in a raw (unfiltered) Cell Ranger matrix, most barcodes can be empty
-#' droplets holding a few UMIs of ambient RNA. The matrix is generated in Rust and streamed to disk, so any size works in constant memory.
+#' droplets holding a few UMIs of ambient RNA. The matrix is generated in Rust and streamed to disk, so any
+#' size works in constant memory.
 #'
 #' @param n_cells,n_genes,n_clusters Size of the data set (`n_genes >= 20`).
 #' @param path Directory to create (must not exist).
@@ -30,6 +31,7 @@ simulate_counts <- function(n_cells, n_genes = 2000, n_clusters = 5, path = temp
                             damaged_fraction = 0.03, empty_fraction = 0, gzip = TRUE) {
   res <- rust(wrap__cs_simulate, path.expand(path), n_cells, n_genes, n_clusters, seed,
               median_library, library_sdlog, theta, damaged_fraction, empty_fraction, gzip)
-  truth <- data.frame(cell_id = res$cell_id, cluster = res$cluster, damaged = res$damaged, empty = is.na(res$cluster))
+  truth <- data.frame(cell_id = res$cell_id, cluster = res$cluster, damaged = res$damaged,
+                      empty = is.na(res$cluster))
   invisible(structure(normalizePath(path), truth = truth))
 }

@@ -45,8 +45,9 @@ run_umap <- function(x, n_neighbors = 15, min_dist = 0.3, spread = 1, n_epochs =
     data <- as.matrix(x)
     storage.mode(data) <- "double"
     nb <- find_neighbors(data, k = n_neighbors, seed = seed)
-    res <- rust(wrap__cs_umap_matrix, nb$index, nb$distance, data, as.numeric(n_neighbors), as.numeric(min_dist),
-                as.numeric(spread), if (is.null(n_epochs)) NULL else as.numeric(n_epochs), init, as.numeric(seed),
+    res <- rust(wrap__cs_umap_matrix, nb$index, nb$distance, data, as.numeric(n_neighbors),
+                as.numeric(min_dist), as.numeric(spread),
+                if (is.null(n_epochs)) NULL else as.numeric(n_epochs), init, as.numeric(seed),
                 if (is.null(threads)) NULL else as.numeric(threads))
     dimnames(res$embedding) <- list(rownames(data), c("UMAP_1", "UMAP_2"))
     return(structure(res$embedding, init = res$init))
@@ -73,7 +74,9 @@ run_umap <- function(x, n_neighbors = 15, min_dist = 0.3, spread = 1, n_epochs =
 embedding <- function(x, reduction = c("umap", "pca")) {
   reduction <- match.arg(reduction)
   res <- rust(if (reduction == "umap") wrap__cs_umap_embedding else wrap__cs_pca_embedding, x$path)
-  colnames(res$embedding) <- if (reduction == "umap") c("UMAP_1", "UMAP_2") else sprintf("PC_%d", seq_len(ncol(res$embedding)))
+  colnames(res$embedding) <- if (reduction == "umap") c("UMAP_1", "UMAP_2") else sprintf("PC_%d",
+      seq_len(ncol(res$embedding)))
   meta <- suppressMessages(obs(x))[res$cell_index, , drop = FALSE]
-  data.frame(cell_id = meta$cell_id, res$embedding, meta[setdiff(names(meta), "cell_id")], check.names = FALSE, row.names = NULL)
+  data.frame(cell_id = meta$cell_id, res$embedding, meta[setdiff(names(meta), "cell_id")],
+             check.names = FALSE, row.names = NULL)
 }

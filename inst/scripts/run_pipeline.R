@@ -42,16 +42,19 @@ parse_args <- function(args, defaults) {
       args[i]
     }
     number <- suppressWarnings(as.numeric(value))
-    if (is.na(number) || number < 0) stop(sprintf("option '%s' needs a non-negative number, not '%s'", a, value), call. = FALSE)
+    if (is.na(number) || number < 0) stop(sprintf("option '%s' needs a non-negative number, not '%s'", a,
+                                                  value), call. = FALSE)
     options[[name]] <- number
     i <- i + 1
   }
-  if (length(positional) > 2) stop(sprintf("at most INPUT and OUTPUT_DIR, not %d arguments\n\n%s", length(positional), usage), call. = FALSE)
+  if (length(positional) > 2) stop(sprintf("at most INPUT and OUTPUT_DIR, not %d arguments\n\n%s",
+                                           length(positional), usage), call. = FALSE)
   list(options = options, positional = positional)
 }
 
 parsed <- parse_args(commandArgs(trailingOnly = TRUE),
-                     list(min_genes = 200, min_cells = 3, n_hvg = 2000, resolution = 0.8, k = 20, threads = NA))
+                     list(min_genes = 200, min_cells = 3, n_hvg = 2000, resolution = 0.8, k = 20,
+                          threads = NA))
 opt <- parsed$options
 args <- parsed$positional
 # Read by the engine's thread pools when they start, so it is set before any work.
@@ -61,7 +64,10 @@ suppressPackageStartupMessages(library(cellstream))
 out <- if (length(args) >= 2) args[2] else "cellstream-demo"
 if (dir.exists(file.path(out, "store"))) {
   # The demo replaces its own earlier run; a named output directory is never overwritten.
-  if (length(args) >= 2) stop(sprintf("'%s' already holds a store; remove it or name another output directory", out), call. = FALSE)
+  if (length(args) >= 2) {
+    stop(sprintf("'%s' already holds a store; remove it or name another output directory", out),
+         call. = FALSE)
+  }
   unlink(file.path(out, "store"), recursive = TRUE)
 }
 dir.create(out, showWarnings = FALSE, recursive = TRUE)

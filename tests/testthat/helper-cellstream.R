@@ -75,7 +75,8 @@ peer_python <- function() {
   candidates <- c(Sys.getenv("CELLSTREAM_PYTHON"), path.expand("~/.cache/cellstream-peers/bin/python"),
                   Sys.which("python3"))
   for (py in candidates[nzchar(candidates) & file.exists(candidates)]) {
-    ok <- suppressWarnings(system2(py, c("-c", shQuote("import anndata, h5py")), stdout = FALSE, stderr = FALSE))
+    ok <- suppressWarnings(system2(py, c("-c", shQuote("import anndata, h5py")), stdout = FALSE,
+                                   stderr = FALSE))
     if (ok == 0) return(py)
   }
   skip("no Python with anndata and h5py (run `make peers`)")

@@ -26,23 +26,30 @@ test_that("missing files are named", {
 
 test_that("header dimensions that disagree with the feature or barcode files", {
   expect_ingest_error(write_mtx(good_lines, 3, 3, barcodes = c("A", "B")),
-                      "dimension mismatch: .* declares 3 genes x 3 cells, .* lists 3 features and .* lists 2 barcodes")
-  expect_ingest_error(write_mtx(c(good_lines, "4 1 1"), 3, 3), "line 8: gene \\(row\\) index '4' is outside 1..3")
+                      paste0("dimension mismatch: .* declares 3 genes x 3 cells, .* lists 3 features and ",
+                          ".* lists 2 barcodes"))
+  expect_ingest_error(write_mtx(c(good_lines, "4 1 1"), 3, 3),
+                      "line 8: gene \\(row\\) index '4' is outside 1..3")
 })
 
 test_that("non-integer, negative and non-numeric counts", {
   expect_ingest_error(write_mtx(c("1 1 2.5"), 3, 3, banner = "%%MatrixMarket matrix coordinate real general"),
-                      "line 3: count 2.5 is not a whole number; cellstream needs raw \\(integer\\) UMI counts")
-  expect_ingest_error(write_mtx(c("1 1 1.0", "1 2 -4"), 3, 3, banner = "%%MatrixMarket matrix coordinate real general"),
+                      paste0("line 3: count 2.5 is not a whole number; cellstream needs raw ",
+                          "\\(integer\\) UMI counts"))
+  expect_ingest_error(write_mtx(c("1 1 1.0", "1 2 -4"), 3, 3,
+                                banner = "%%MatrixMarket matrix coordinate real general"),
                       "line 4: count -4 is negative")
   expect_ingest_error(write_mtx(c("1 1 x"), 3, 3), "count 'x' is not a number")
-  expect_ingest_error(write_mtx(c("1 1 7"), 3, 3, banner = "%%MatrixMarket matrix coordinate pattern general"),
+  expect_ingest_error(write_mtx(c("1 1 7"), 3, 3,
+                                banner = "%%MatrixMarket matrix coordinate pattern general"),
                       "value type 'pattern' cannot hold counts")
 })
 
 test_that("an nnz count that lies, and a truncated file", {
-  expect_ingest_error(write_mtx(good_lines, 3, 3, nnz = 9), "declares 9 non-zeros in its header but holds 5 entries")
-  expect_ingest_error(write_mtx(good_lines, 3, 3, nnz = 2), "declares 2 non-zeros in its header but holds 5 entries")
+  expect_ingest_error(write_mtx(good_lines, 3, 3, nnz = 9),
+                      "declares 9 non-zeros in its header but holds 5 entries")
+  expect_ingest_error(write_mtx(good_lines, 3, 3, nnz = 2),
+                      "declares 2 non-zeros in its header but holds 5 entries")
   dir <- write_mtx(good_lines, 3, 3)
   writeLines("%%MatrixMarket matrix coordinate integer general", file.path(dir, "matrix.mtx"))
   expect_ingest_error(dir, "the size line is missing")
@@ -51,20 +58,25 @@ test_that("an nnz count that lies, and a truncated file", {
 })
 
 test_that("duplicated barcodes, gene ids and entries", {
-  expect_ingest_error(write_mtx(good_lines, 3, 3, barcodes = c("A", "B", "A")), "line 3: barcode 'A' appears twice")
+  expect_ingest_error(write_mtx(good_lines, 3, 3, barcodes = c("A", "B", "A")),
+                      "line 3: barcode 'A' appears twice")
   expect_ingest_error(write_mtx(good_lines, 3, 3, genes = c("G1", "G1", "G3")), "gene id 'G1' appears twice")
   expect_ingest_error(write_mtx(c(good_lines[1:2], "1 1 4"), 3, 3), "gene 1 of cell 1 appears twice")
 })
 
 test_that("duplicates are found in files not sorted by cell too", {
-  expect_ingest_error(write_mtx(c("1 2 1", "1 1 1", "3 2 4", "1 2 5"), 3, 3), "gene 1 of cell 2 appears twice")
+  expect_ingest_error(write_mtx(c("1 2 1", "1 1 1", "3 2 4", "1 2 5"), 3, 3),
+                      "gene 1 of cell 2 appears twice")
 })
 
 test_that("an empty matrix, and filters that remove everything", {
   expect_ingest_error(write_mtx(character(), 3, 3), "is an empty matrix")
-  expect_ingest_error(write_mtx(good_lines, 3, 3), "all 3 cells were filtered away.*min_genes = 5", min_genes = 5)
-  expect_ingest_error(write_mtx(good_lines, 3, 3), "no gene is detected in at least min_cells = 4 of the kept cells", min_cells = 4)
-  expect_ingest_error(write_mtx(good_lines, 3, 3), "`min_genes` must be a non-negative whole number", min_genes = -1)
+  expect_ingest_error(write_mtx(good_lines, 3, 3), "all 3 cells were filtered away.*min_genes = 5",
+                      min_genes = 5)
+  expect_ingest_error(write_mtx(good_lines, 3, 3),
+                      "no gene is detected in at least min_cells = 4 of the kept cells", min_cells = 4)
+  expect_ingest_error(write_mtx(good_lines, 3, 3), "`min_genes` must be a non-negative whole number",
+                      min_genes = -1)
 })
 
 test_that("a path that already holds a store, or a file, is never overwritten", {
@@ -72,7 +84,8 @@ test_that("a path that already holds a store, or a file, is never overwritten", 
   path <- tempfile("store_")
   x <- ingest_mtx(dir, path)
   before <- file.info(list.files(path, full.names = TRUE))$mtime
-  expect_error(ingest_mtx(dir, path), "already holds a cellstream store; choose a new path", class = "cellstream_error")
+  expect_error(ingest_mtx(dir, path), "already holds a cellstream store; choose a new path",
+               class = "cellstream_error")
   expect_identical(file.info(list.files(path, full.names = TRUE))$mtime, before)
   expect_equal(dim(open_store(path)), c(3, 3))
   file <- tempfile()
@@ -90,7 +103,8 @@ test_that("opening something that is not a store, or a damaged one", {
   bytes[70] <- xor(bytes[70], as.raw(0xff))
   writeBin(bytes, chunks)
   x <- open_store(path)
-  expect_error(counts(x, cells = 1), "chunk 1 is damaged \\(checksum mismatch\\); the store must be re-ingested")
+  expect_error(counts(x, cells = 1),
+               "chunk 1 is damaged \\(checksum mismatch\\); the store must be re-ingested")
 })
 
 test_that("bad arguments to readers", {

@@ -11,7 +11,8 @@ start_ingest <- function() {
   log <- tempfile(fileext = ".log")
   writeLines(sprintf("cellstream::ingest_mtx('%s', '%s')", sim, file.path(parent, "store")), script)
   libs <- paste(.libPaths(), collapse = ":")
-  pid <- as.integer(system(sprintf("R_LIBS='%s' Rscript '%s' >'%s' 2>&1 & echo $!", libs, script, log), intern = TRUE))
+  pid <- as.integer(system(sprintf("R_LIBS='%s' Rscript '%s' >'%s' 2>&1 & echo $!", libs, script, log),
+                           intern = TRUE))
   partial <- character()
   for (i in 1:200) {
     partial <- list.files(parent, pattern = "partial", all.files = TRUE, full.names = TRUE)

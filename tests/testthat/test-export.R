@@ -46,7 +46,8 @@ test_that("PBMC3k round trip through anndata keeps every count", {
   res <- run_python('
 import sys, anndata as ad, numpy as np
 b = ad.read_h5ad(sys.argv[1]); a = ad.read_h5ad(sys.argv[2])
-print(a.shape == b.shape, (a.obs_names == b.obs_names).all(), (b.var_names.values == a.var["gene_ids"].values).all(),
+print(a.shape == b.shape, (a.obs_names == b.obs_names).all(),
+      (b.var_names.values == a.var["gene_ids"].values).all(),
       (b.var["symbol"].values == a.var_names.values).all(), abs(a.X - b.X).sum() == 0)
 ', out, pbmc_h5ad())
   expect_identical(res, "True True True True True")
@@ -59,17 +60,20 @@ test_that("as_Seurat and as_SingleCellExperiment carry counts, data and metadata
     s <- as_Seurat(x)
     expect_equal(dim(s), c(3, 2))
     expect_equal(as.matrix(SeuratObject::GetAssayData(s, slot = "counts")), as.matrix(counts(x, cells = 1:2)))
-    expect_equal(as.matrix(SeuratObject::GetAssayData(s, slot = "data")), as.matrix(counts(x, cells = 1:2, layer = "norm")))
+    expect_equal(as.matrix(SeuratObject::GetAssayData(s, slot = "data")), as.matrix(counts(x, cells = 1:2,
+        layer = "norm")))
     expect_equal(s$n_counts, c(C1 = 4, C2 = 7))
   }
   if (requireNamespace("SingleCellExperiment", quietly = TRUE)) {
     sce <- as_SingleCellExperiment(x, genes = c("G1", "G3"))
     expect_equal(dim(sce), c(2, 2))
-    expect_equal(as.matrix(SummarizedExperiment::assay(sce, "counts")), as.matrix(counts(x, cells = 1:2, genes = c(1, 3))))
+    expect_equal(as.matrix(SummarizedExperiment::assay(sce, "counts")), as.matrix(counts(x, cells = 1:2,
+        genes = c(1, 3))))
     expect_equal(SummarizedExperiment::colData(sce)$n_genes, c(2L, 2L))
     expect_equal(SummarizedExperiment::rowData(sce)$symbol, c("SYMG1", "SYMG3"))
   }
-  if (!requireNamespace("SeuratObject", quietly = TRUE) && !requireNamespace("SingleCellExperiment", quietly = TRUE)) {
+  if (!requireNamespace("SeuratObject", quietly = TRUE) && !requireNamespace("SingleCellExperiment",
+      quietly = TRUE)) {
     skip("neither SeuratObject nor SingleCellExperiment is installed")
   }
 })

@@ -5,7 +5,8 @@ pbmc_dir <- function() skip_without_shared("data", "pbmc3k", "filtered_gene_bc_m
 
 test_that("PBMC3k h5ad gives the store of the MTX ingest (counts, obs, var)", {
   h5ad <- pbmc_h5ad()
-  expect_message(x <- ingest_h5ad(h5ad, tempfile("pbmc_h5ad_")), "counts read from X \\(layers/counts is absent, raw/X is absent\\)")
+  expect_message(x <- ingest_h5ad(h5ad, tempfile("pbmc_h5ad_")),
+                 "counts read from X \\(layers/counts is absent, raw/X is absent\\)")
   m <- pbmc_mtx_store()
   expect_same_store(x, m)
   # anndata made duplicated symbols unique ("TBCE-1"); all others are the MTX symbols.
@@ -17,7 +18,8 @@ test_that("PBMC3k h5ad gives the store of the MTX ingest (counts, obs, var)", {
 test_that("PBMC3k 10x HDF5 gives the store of the MTX ingest", {
   h5 <- skip_without_shared("data", "pbmc3k", "pbmc3k_filtered_gene_bc_matrices_h5_CONVERTED.h5")
   x <- ingest_10x_h5(h5, tempfile("pbmc_h5_"))
-  expect_same_store(x, pbmc_mtx_store(), var_cols = c("gene_id", "symbol", "feature_type", "n_cells", "n_counts"))
+  expect_same_store(x, pbmc_mtx_store(), var_cols = c("gene_id", "symbol", "feature_type", "n_cells",
+                                                      "n_counts"))
   expect_identical(unique(var(x)$genome), "hg19")
 })
 
@@ -49,8 +51,10 @@ test_that("genuine Cell Ranger 3 HDF5: shape and feature types match its MTX", {
   expect_identical(unique(var(x)$feature_type), "Gene Expression")
   expect_same_store(x, ingest_mtx(file.path(dir, "filtered_feature_bc_matrix"), tempfile()),
                     var_cols = c("gene_id", "symbol", "feature_type", "n_cells", "n_counts"))
-  expect_error(ingest_10x_h5(file.path(dir, "filtered_feature_bc_matrix.h5"), tempfile(), feature_types = "Antibody Capture"),
-               "feature types .*Antibody Capture.* were asked for; the file holds .*Gene Expression", class = "cellstream_error")
+  expect_error(ingest_10x_h5(file.path(dir, "filtered_feature_bc_matrix.h5"), tempfile(),
+                             feature_types = "Antibody Capture"),
+               "feature types .*Antibody Capture.* were asked for; the file holds .*Gene Expression",
+               class = "cellstream_error")
 })
 
 test_that("h5ad with X stored as CSC, as dense, as integers ingests identically", {
@@ -96,10 +100,12 @@ e = a.copy(); e.X = counts * 1.5; e.write_h5ad(out + "/fractional.h5ad")
                  "counts read from raw/X \\(layers/counts is absent\\)")
   expect_same_store(x, ref)
   expect_error(ingest_h5ad(file.path(dir, "norm_only.h5ad"), tempfile()),
-               "holds no raw counts .*X holds non-integer values such as .*look normalised", class = "cellstream_error")
+               "holds no raw counts .*X holds non-integer values such as .*look normalised",
+               class = "cellstream_error")
   expect_error(ingest_h5ad(file.path(dir, "layer.h5ad"), tempfile(), counts = "X"),
                "not a whole number: this looks like normalised data", class = "cellstream_error")
-  expect_message(r <- ingest_h5ad(file.path(dir, "fractional.h5ad"), tempfile(), counts = "X", allow_non_integer = TRUE),
+  expect_message(r <- ingest_h5ad(file.path(dir, "fractional.h5ad"), tempfile(), counts = "X",
+                                  allow_non_integer = TRUE),
                  "values of X were not whole numbers and were rounded")
   # halves round away from zero
   expect_equal(as.matrix(counts(r)), floor(as.matrix(counts(ref)) * 1.5 + 0.5))
@@ -121,18 +127,21 @@ obs = pd.DataFrame({
     "maybe": pd.array([1, None, 3, 4], dtype="Int64"),
     "n_counts": [9, 9, 9, 9],
 }, index=["c1", "c2", "c3", "c4"])
-var = pd.DataFrame({"gene_ids": ["E1", "E2", "E3"], "chrom": pd.Categorical(["1", "X", "1"])}, index=["A", "B", "C"])
+var = pd.DataFrame({"gene_ids": ["E1", "E2", "E3"], "chrom": pd.Categorical(["1", "X", "1"])}, index=["A",
+    "B", "C"])
 ad.AnnData(X, obs=obs, var=var).write_h5ad(out + "/new.h5ad")
 # anndata < 0.7.2: categorical codes as a plain dataset, categories in __categories
 with h5py.File(out + "/old.h5ad", "w") as f:
     g = f.create_group("X"); g.attrs["h5sparse_format"] = "csr"; g.attrs["h5sparse_shape"] = np.array([4, 3])
     g["data"] = X.data; g["indices"] = X.indices; g["indptr"] = X.indptr
-    o = f.create_group("obs"); o.attrs["_index"] = "index"; o.attrs["column-order"] = np.array(["cluster", "score"], dtype=object).astype(h5py.string_dtype())
+    o = f.create_group("obs"); o.attrs["_index"] = "index"; o.attrs["column-order"] = np.array(["cluster",
+        "score"], dtype=object).astype(h5py.string_dtype())
     o["index"] = np.array(["c1", "c2", "c3", "c4"], dtype="S")
     o["cluster"] = np.array([0, 1, 0, -1], dtype=np.int8)
     o.create_group("__categories")["cluster"] = np.array(["b", "a"], dtype="S")
     o["score"] = np.array([0.5, np.nan, 1.5, 2.0])
-    v = f.create_group("var"); v.attrs["_index"] = "index"; v.attrs["column-order"] = np.array([], dtype=h5py.string_dtype())
+    v = f.create_group("var"); v.attrs["_index"] = "index"; v.attrs["column-order"] = np.array([],
+        dtype=h5py.string_dtype())
     v["index"] = np.array(["A", "B", "C"], dtype="S")
 ', dir)
   x <- ingest_h5ad(file.path(dir, "new.h5ad"), tempfile())

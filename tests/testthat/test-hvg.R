@@ -27,14 +27,16 @@ test_that("vst statistics and ranking equal Seurat's algorithm on the kept cells
   calculate_qc_metrics(x)
   set_keep(x, "pct_mt < 8")
   kept <- which(keep(x))
-  top <- find_hvg(x, n = 50)
+  top <- x |> find_hvg(n = 50) |> hvg()
   o <- vst_oracle(counts(x, cells = kept))
   v <- hvg(x, all = TRUE)
   expect_equal(v$hvg_mean, o$mean, tolerance = 1e-12)
   expect_equal(v$hvg_variance, o$variance, tolerance = 1e-10)
   expect_equal(v$hvg_variance_expected, o$expected, tolerance = 1e-8)
   expect_equal(v$hvg_variance_standardized, o$standardized, tolerance = 1e-8)
-  expect_gt(sum(o$standardized > 0 & apply(as.matrix(counts(x, cells = kept)), 1, max) > o$mean + sqrt(length(kept)) * sqrt(o$expected)), 0)  # clipping happened
+  # Clipping happened.
+  largest <- apply(as.matrix(counts(x, cells = kept)), 1, max)
+  expect_gt(sum(o$standardized > 0 & largest > o$mean + sqrt(length(kept)) * sqrt(o$expected)), 0)
   rank <- order(o$standardized, decreasing = TRUE)
   expect_equal(top$gene_id, v$gene_id[rank[1:50]])
   expect_equal(top$hvg_rank, 1:50)
@@ -53,7 +55,7 @@ test_that("with batches, genes rank by batches selecting them, then median rank"
     hvg(x, all = TRUE)
   })
   set_keep(x, rep(TRUE, nrow(cells)))
-  both <- find_hvg(x, n = n, batch = "sample")
+  both <- x |> find_hvg(n = n, batch = "sample") |> hvg()
   all_genes <- hvg(x, all = TRUE)
   ranks <- sapply(per_batch, function(v) ifelse(v$hvg_rank <= n, v$hvg_rank, NA))
   n_batches <- rowSums(!is.na(ranks))
@@ -69,7 +71,7 @@ test_that("with batches, genes rank by batches selecting them, then median rank"
 
 test_that("dispersion: log dispersion z-scored within 20 bins of mean", {
   x <- hvg_store()
-  top <- find_hvg(x, n = 30, method = "dispersion")
+  top <- x |> find_hvg(n = 30, method = "dispersion") |> hvg()
   v <- hvg(x, all = TRUE)
   m <- counts(x)
   norm <- m %*% Matrix::Diagonal(x = 1e4 / Matrix::colSums(m))
@@ -97,5 +99,6 @@ test_that("bad HVG requests give clear messages", {
   expect_error(hvg(x), "there are no highly variable genes in this store yet; run find_hvg\\(x\\) first")
   cells <- obs(x)
   set_keep(x, cells$sample == "b" | seq_len(nrow(cells)) == 1)
-  expect_error(find_hvg(x, n = 10, batch = "sample"), "batch 'a' of column 'sample' has 1 kept cell\\(s\\); each batch needs at least 2")
+  expect_error(find_hvg(x, n = 10, batch = "sample"),
+               "batch 'a' of column 'sample' has 1 kept cell\\(s\\); each batch needs at least 2")
 })

@@ -61,7 +61,7 @@ test_that("normalised values are log1p(count / library size * 1e4) within f16 pr
   expect_equal(by_gene, norm[1:5, ])
 })
 
-test_that("filters follow Seurat: cells by min_genes over all genes, then genes by min_cells over kept cells", {
+test_that("filters follow Seurat: cells by min_genes over all genes, then genes by min_cells over kept", {
   x <- ingest_mtx(sim, tempfile("store_"), min_cells = 30, min_genes = 150, min_counts = 1000)
   sub <- expect_seurat_filter(x, oracle, min_cells = 30, min_genes = 150, min_counts = 1000)
   expect_lt(ncol(sub), 600)
@@ -70,8 +70,10 @@ test_that("filters follow Seurat: cells by min_genes over all genes, then genes 
 })
 
 test_that("a raw-droplet input (most barcodes empty) keeps Seurat's cells and genes", {
-  expect_error(simulate_counts(10, 100, path = tempfile(), empty_fraction = 1), "empty_fraction must be within \\[0, 1\\), not 1")
-  raw <- simulate_counts(n_cells = 300, n_genes = 500, n_clusters = 3, path = tempfile(), seed = 5, empty_fraction = 0.9)
+  expect_error(simulate_counts(10, 100, path = tempfile(), empty_fraction = 1),
+               "empty_fraction must be within \\[0, 1\\), not 1")
+  raw <- simulate_counts(n_cells = 300, n_genes = 500, n_clusters = 3, path = tempfile(), seed = 5,
+                         empty_fraction = 0.9)
   m <- read_10x_oracle(raw)
   empty <- attr(raw, "truth")$empty
   expect_equal(mean(empty), 0.9, tolerance = 0.05)
@@ -87,13 +89,15 @@ test_that("a raw-droplet input (most barcodes empty) keeps Seurat's cells and ge
 test_that("the filters equal SeuratObject's CreateSeuratObject on real cell-hashing data and raw droplets", {
   skip_if_not_installed("SeuratObject")
   chcl <- skip_without_shared("data", "doublets", "chcl")
-  raw <- simulate_counts(n_cells = 2000, n_genes = 800, n_clusters = 3, path = tempfile(), seed = 9, empty_fraction = 0.9)
+  raw <- simulate_counts(n_cells = 2000, n_genes = 800, n_clusters = 3, path = tempfile(), seed = 9,
+                         empty_fraction = 0.9)
   for (case in list(list(chcl, 200), list(chcl, 100), list(raw, 150))) {
     m <- read_10x_oracle(case[[1]])
     seurat <- suppressWarnings(SeuratObject::CreateSeuratObject(m, min.cells = 3, min.features = case[[2]]))
     x <- ingest_mtx(case[[1]], tempfile("store_"), min_cells = 3, min_genes = case[[2]])
     expect_identical(obs(x)$cell_id, colnames(seurat))
-    expect_identical(var(x)$gene_id, rownames(m)[rownames(m) %in% rownames(seurat) | gsub("_", "-", rownames(m)) %in% rownames(seurat)])
+    expect_identical(var(x)$gene_id, rownames(m)[rownames(m) %in% rownames(seurat) | gsub("_", "-",
+        rownames(m)) %in% rownames(seurat)])
     expect_equal(dim(x), rev(dim(seurat)))
     expect_equal(obs(x)$n_counts, unname(seurat$nCount_RNA))
     expect_equal(obs(x)$n_genes, unname(seurat$nFeature_RNA))
@@ -101,7 +105,8 @@ test_that("the filters equal SeuratObject's CreateSeuratObject on real cell-hash
 })
 
 test_that("10x v2 (plain) and v3 (gzipped) layouts give the same store", {
-  v2 <- simulate_counts(n_cells = 600, n_genes = 400, n_clusters = 4, path = tempfile(), seed = 7, gzip = FALSE)
+  v2 <- simulate_counts(n_cells = 600, n_genes = 400, n_clusters = 4, path = tempfile(), seed = 7,
+                        gzip = FALSE)
   expect_setequal(list.files(v2), c("matrix.mtx", "genes.tsv", "barcodes.tsv", "truth.tsv"))
   a <- ingest_mtx(v2, tempfile("store_"))
   b <- ingest_mtx(file.path(sim, "matrix.mtx.gz"), tempfile("store_"),
@@ -142,7 +147,9 @@ test_that("kept cells persist with a generation, across reopening", {
 
 test_that("sql() returns typed data.frames and reports SQL errors", {
   x <- ingest_mtx(sim, tempfile("store_"))
-  d <- sql(x, "SELECT cell_index, cell_id, n_counts / 2 AS half, keep FROM obs WHERE cell_index <= 3 ORDER BY cell_index")
+  d <- sql(x,
+           paste0("SELECT cell_index, cell_id, n_counts / 2 AS half, keep FROM obs WHERE cell_index <= 3 ",
+               "ORDER BY cell_index"))
   expect_identical(d$cell_index, 1:3)
   expect_type(d$half, "double")
   expect_type(d$keep, "logical")

@@ -13,7 +13,8 @@ test_that("PBMC3k without filters: 2,700 x 32,738 and 6,390,631 counts", {
 test_that("PBMC3k with min_cells = 3, min_genes = 200 matches Seurat exactly", {
   x <- ingest_mtx(pbmc_dir(), tempfile("pbmc_"), min_cells = 3, min_genes = 200)
   expect_equal(dim(x), c(2700, 13714))
-  seurat <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "qc_before_filter.csv"), row.names = 1)
+  seurat <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "qc_before_filter.csv"),
+                            row.names = 1)
   o <- obs(x)
   expect_identical(o$cell_id, rownames(seurat))
   expect_equal(o$n_counts, seurat$nCount_RNA)
@@ -52,8 +53,9 @@ test_that("PBMC3k subsets equal the source matrix; normalised values within f16 
 
 test_that("PBMC3k QC equals Seurat's, its filter keeps Seurat's 2,638 cells, HVGs match Seurat and scanpy", {
   x <- ingest_mtx(pbmc_dir(), tempfile("pbmc_"), min_cells = 3, min_genes = 200)
-  seurat <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "qc_before_filter.csv"), row.names = 1)
-  qc <- calculate_qc_metrics(x)
+  seurat <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "qc_before_filter.csv"),
+                            row.names = 1)
+  qc <- x |> calculate_qc_metrics() |> qc_metrics()
   expect_identical(qc$cell_id, rownames(seurat))
   expect_identical(as.numeric(qc$n_counts), as.numeric(seurat$nCount_RNA))
   expect_identical(as.numeric(qc$n_genes), as.numeric(seurat$nFeature_RNA))
@@ -66,7 +68,7 @@ test_that("PBMC3k QC equals Seurat's, its filter keeps Seurat's 2,638 cells, HVG
 
   jaccard <- function(a, b) length(intersect(a, b)) / length(union(a, b))
   # Seurat names duplicated symbols with make.unique (".1"), scanpy with "-1".
-  top <- find_hvg(x, n = 2000)
+  top <- x |> find_hvg(n = 2000) |> hvg()
   v <- hvg(x, all = TRUE)
   seurat_names <- make.unique(v$symbol)
   hvg_seurat <- readLines(skip_without_shared("reference", "pbmc3k_seurat", "hvg_genes.txt"))
@@ -74,7 +76,8 @@ test_that("PBMC3k QC equals Seurat's, its filter keeps Seurat's 2,638 cells, HVG
   table <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "hvg_table.csv"))
   at <- match(table$gene, seurat_names)
   expect_gt(mean(!is.na(at)), 0.99)
-  expect_gte(stats::cor(table$variance.standardized, v$hvg_variance_standardized[at], use = "complete.obs"), 0.99)
+  expect_gte(stats::cor(table$variance.standardized, v$hvg_variance_standardized[at], use = "complete.obs"),
+             0.99)
   # Same loess as R's default: the standardised variances agree to rounding.
   expect_lt(max(abs(table$variance.standardized - v$hvg_variance_standardized[at]), na.rm = TRUE), 1e-9)
 

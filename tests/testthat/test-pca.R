@@ -20,7 +20,8 @@ test_that("PCA equals the SVD of Seurat-scaled data computed in R; options scale
   find_hvg(x, n = 120)
   genes <- hvg(x)$gene_id
   cells <- which(keep(x))
-  for (opt in list(list(scale = TRUE, clip = 10), list(scale = TRUE, clip = 2), list(scale = FALSE, clip = Inf))) {
+  for (opt in list(list(scale = TRUE, clip = 10), list(scale = TRUE, clip = 2), list(scale = FALSE,
+      clip = Inf))) {
     run_pca(x, n_pcs = 8, method = "exact", scale = opt$scale, clip = opt$clip)
     o <- pca_oracle(x, genes, cells, 8, opt$scale, opt$clip)
     p <- pca(x)
@@ -46,17 +47,14 @@ test_that("PCA goes stale with the kept cells or the HVGs it used", {
   find_hvg(x, n = 100)
   expect_error(run_pca(x, n_pcs = 101), "n_pcs \\(101\\) must not exceed the number of genes used \\(100\\)")
   expect_error(pca(x), "there are no principal components in this store yet; run run_pca\\(x\\) first")
-  # Progress is written while Rust works, outside R's condition handlers: sink stderr.
-  said <- utils::capture.output(run_pca(x, n_pcs = 10), type = "message")
-  expect_match(said[1], "PCA: staging 300 cells x 100 genes")
-  # 100 genes hold at most 5 blocks of 20 directions.
-  expect_equal(grep("Krylov", said, value = TRUE), sprintf("PCA: Krylov block %d of 5 done", 1:5))
-  quiet <- testthat::capture_messages(run_pca(x, n_pcs = 10, verbose = FALSE))
-  expect_equal(length(quiet), 1)
-  expect_match(quiet, "10 principal components \\(randomized\\)")
+  said <- testthat::capture_messages(run_pca(x, n_pcs = 10))
+  expect_match(said, "10 principal components \\(randomized\\)", all = FALSE)
+  expect_length(testthat::capture_messages(run_pca(x, n_pcs = 10, verbose = FALSE)), 0)
   expect_equal(dim(pca(x)), c(300, 11))
   find_hvg(x, n = 100)
-  expect_error(pca(x), "the principal components are stale: its input, the highly variable genes, was recomputed since; rerun run_pca\\(x\\)")
+  expect_error(pca(x),
+               paste0("the principal components are stale: its input, the highly variable genes, was ",
+                   "recomputed since; rerun run_pca\\(x\\)"))
   run_pca(x, n_pcs = 10)
   set_keep(x, 1:200)
   expect_error(pca_variance(x), "the principal components are stale: the kept cells changed")
@@ -67,7 +65,8 @@ test_that("PCA goes stale with the kept cells or the HVGs it used", {
 })
 
 test_that("PBMC3k: exact PCs equal Seurat's; randomized PCs and neighbours agree", {
-  x <- ingest_mtx(skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19"), tempfile("pbmc_"),
+  x <- ingest_mtx(skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19"),
+                  tempfile("pbmc_"),
                   min_cells = 3, min_genes = 200)
   calculate_qc_metrics(x)
   set_keep(x, "n_genes > 200 AND n_genes < 2500 AND pct_mt < 5")
@@ -76,7 +75,8 @@ test_that("PBMC3k: exact PCs equal Seurat's; randomized PCs and neighbours agree
   v <- var(x)
   genes <- v$gene_id[match(seurat_hvg, gsub("_", "-", make.unique(v$symbol)))]
   expect_false(anyNA(genes))
-  ref <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "pca_embedding.csv"), row.names = 1)
+  ref <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "pca_embedding.csv"),
+                         row.names = 1)
   ref_sd <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "pca_stdev.csv"))[[1]]
 
   run_pca(x, hvg = genes, method = "exact")

@@ -5,7 +5,8 @@ test_that("run_pipeline goes from a 10x directory to clusters, plots and a resul
   input <- simulate_counts(1500, 3000, n_clusters = 4, path = tempfile("sim_"), seed = 3)
   res <- run_pipeline(input, out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
   expect_setequal(list.files(out), c("store", "umap.png", "qc.png", "cells.csv", "timings.csv"))
-  expect_equal(res$timings$step, c("ingest", "qc", "outliers", "keep", "hvg", "pca", "neighbors", "leiden", "umap", "plots", "table"))
+  expect_equal(res$timings$step, c("ingest", "qc", "outliers", "keep", "hvg", "pca", "neighbors", "leiden",
+                                   "umap", "plots", "table"))
   expect_true(all(res$timings$seconds >= 0))
   expect_true(all(res$timings$peak_rss_mb > 0))
   cells <- utils::read.csv(file.path(out, "cells.csv"))
@@ -22,9 +23,11 @@ test_that("run_pipeline goes from a 10x directory to clusters, plots and a resul
   # An existing store is reopened, not ingested again.
   again <- run_pipeline("no such input", out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
   expect_equal(dim(again$store), dim(x))
-  expect_error(run_pipeline(input, tempfile(), n_pcs = 10), "n_neighbor_pcs \\(30\\) must not exceed n_pcs \\(10\\)")
+  expect_error(run_pipeline(input, tempfile(), n_pcs = 10),
+               "n_neighbor_pcs \\(30\\) must not exceed n_pcs \\(10\\)")
   expect_error(run_pipeline(input, tempfile(), k = 10), "umap_neighbors \\(15\\) must not exceed k \\(10\\)")
-  expect_error(run_pipeline("data.csv", tempfile()), "'data.csv' is neither a 10x directory, an .h5ad file nor a 10x .h5 file")
+  expect_error(run_pipeline("data.csv", tempfile()),
+               "'data.csv' is neither a 10x directory, an .h5ad file nor a 10x .h5 file")
 })
 
 test_that("cells.csv has UMAP_1 before UMAP_2", {
@@ -36,9 +39,11 @@ test_that("cells.csv has UMAP_1 before UMAP_2", {
 })
 
 test_that("run_pipeline on a 500-gene panel uses every gene, with a message", {
-  panel <- simulate_counts(1500, 500, n_clusters = 4, path = tempfile("panel_"), seed = 4, median_library = 8000)
+  panel <- simulate_counts(1500, 500, n_clusters = 4, path = tempfile("panel_"), seed = 4,
+                           median_library = 8000)
   out <- tempfile("job_")
-  expect_message(res <- run_pipeline(panel, out), "n_hvg = 2,000 is more than the genes in the store: using all 4[0-9]{2} genes")
+  expect_message(res <- run_pipeline(panel, out),
+                 "n_hvg = 2,000 is more than the genes in the store: using all 4[0-9]{2} genes")
   expect_gt(dim(res$store)[2], 490)
   expect_equal(sum(hvg(res$store)$highly_variable), dim(res$store)[2])
   expect_gte(nlevels(obs(res$store)$leiden), 4)
@@ -49,7 +54,8 @@ test_that("run_pipeline on a raw-droplet input (95% empty barcodes) warns which 
   truth <- attr(raw, "truth")
   out <- tempfile("job_")
   expect_warning(res <- run_pipeline(raw, out, verbose = FALSE),
-                 "QC kept .* of 6,000 barcodes .*: .* had fewer than min_genes = 200 genes at ingest.*raw \\(unfiltered\\) droplet matrix.*--min-genes")
+                 paste0("QC kept .* of 6,000 barcodes .*: .* had fewer than min_genes = 200 genes at ",
+                     "ingest.*raw \\(unfiltered\\) droplet matrix.*--min-genes"))
   o <- obs(res$store)
   # Nearly every ingested barcode is a cell, and nearly every cell is ingested.
   expect_lt(mean(truth$empty[match(o$cell_id, truth$cell_id)]), 0.01)
@@ -71,9 +77,11 @@ test_that("the batch script takes its options and explains them", {
   expect_true(any(grepl("unknown option '--no-such'", bad)))
   input <- simulate_counts(600, 800, n_clusters = 3, path = tempfile("sim_"), seed = 8)
   out <- tempfile("job_")
-  log <- suppressWarnings(system2(rscript, c(script, "--min-genes=100", "--min-cells", "5", "--n-hvg", "300",
-                                             "--resolution", "0.5", "--k", "12", "--threads", "1", input, out),
-                                  stdout = TRUE, stderr = TRUE, env = paste0("R_LIBS=", paste(.libPaths(), collapse = ":"))))
+  args <- c(script, "--min-genes=100", "--min-cells", "5", "--n-hvg", "300", "--resolution", "0.5",
+            "--k", "12", "--threads", "1", input, out)
+  log <- suppressWarnings(system2(rscript, args,
+                                  stdout = TRUE, stderr = TRUE, env = paste0("R_LIBS=", paste(.libPaths(),
+                                      collapse = ":"))))
   expect_null(attr(log, "status"))
   x <- open_store(file.path(out, "store"))
   info <- cellstream:::store_info(x)
@@ -84,9 +92,11 @@ test_that("the batch script takes its options and explains them", {
 })
 
 test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc shows the outlier calls", {
-  x <- ingest_mtx(simulate_counts(600, 500, n_clusters = 3, path = tempfile("sim_")), tempfile("store_"), min_cells = 3)
+  x <- ingest_mtx(simulate_counts(600, 500, n_clusters = 3, path = tempfile("sim_")), tempfile("store_"),
+                  min_cells = 3)
   calculate_qc_metrics(x)
-  expect_error(plot_embedding(x), "there are no UMAP coordinates in this store yet; run run_umap\\(x\\) first")
+  expect_error(plot_embedding(x),
+               "there are no UMAP coordinates in this store yet; run run_umap\\(x\\) first")
   find_hvg(x, n = 200)
   run_pca(x, n_pcs = 10, verbose = FALSE)
   find_neighbors(x, n_pcs = 10, verbose = FALSE)
@@ -109,7 +119,8 @@ test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc sho
   expect_equal(many$labels$subtitle, "cell_id: 600 categories (too many for a legend)")
   # Hundreds of categories: consecutive labels (the largest clusters) far apart in colour.
   colours <- unique(ggplot2::ggplot_build(many)$data[[1]][, c("colour", "group")])
-  luv <- grDevices::convertColor(t(grDevices::col2rgb(colours$colour[order(colours$group)])) / 255, "sRGB", "Luv")
+  luv <- grDevices::convertColor(t(grDevices::col2rgb(colours$colour[order(colours$group)])) / 255, "sRGB",
+                                 "Luv")
   expect_gt(min(sqrt(rowSums(diff(luv[1:40, ])^2))), 50)
   # Point size: 70 / sqrt(n) within [0.3, 1.5] (1.5 at 600 cells).
   expect_equal(p$layers[[1]]$aes_params$size, 1.5)
@@ -123,7 +134,8 @@ test_that("plot_embedding colours by cluster, obs value or gene, and plot_qc sho
   expect_equal(n$labels$x, "PC_2")
   expect_equal(n$data$.colour, sort(obs(x)$n_counts))
   expect_error(plot_embedding(x, color_by = "no_such_gene"), "not found in the store: no_such_gene")
-  expect_error(plot_embedding(x, reduction = "pca", dims = c(1, 11)), "`dims` must name coordinates of the pca embedding")
+  expect_error(plot_embedding(x, reduction = "pca", dims = c(1, 11)),
+               "`dims` must name coordinates of the pca embedding")
 
   find_outliers(x, column = "qc_outlier")
   q <- plot_qc(x, max_points = 100)

@@ -9,7 +9,9 @@ test_that("QC metrics equal sums over the count matrix; gene sets by regex, id o
   m <- counts(x)
   sym <- var(x)$symbol
   ids <- var(x)$gene_id
-  qc <- calculate_qc_metrics(x, gene_sets = list(picked = c(ids[200], "GENE5"), first = 1:3), top_n = c(10, 500))
+  qc <- x |> calculate_qc_metrics(gene_sets = list(picked = c(ids[200], "GENE5"), first = 1:3), top_n = c(10,
+      500)) |>
+    qc_metrics()
   lib <- Matrix::colSums(m)
   pct <- function(rows) as.numeric(Matrix::colSums(m[rows, , drop = FALSE]) / lib * 100)
   expect_identical(qc$cell_id, colnames(m))
@@ -36,8 +38,9 @@ test_that("QC metrics equal sums over the count matrix; gene sets by regex, id o
 
 test_that("gene-set mistakes: unknown ids are errors, a pattern matching nothing warns", {
   x <- sim_store(100, 120)
-  expect_error(calculate_qc_metrics(x, gene_sets = list(bad = c("GENE1", "NOPE"))), "1 genes not found in the store: NOPE")
-  expect_warning(q <- calculate_qc_metrics(x, patterns = c(mt = "^mt-")),
+  expect_error(calculate_qc_metrics(x, gene_sets = list(bad = c("GENE1", "NOPE"))),
+               "1 genes not found in the store: NOPE")
+  expect_warning(q <- qc_metrics(calculate_qc_metrics(x, patterns = c(mt = "^mt-"))),
                  "pattern '\\^mt-' for gene set 'mt' matches no gene symbol")
   expect_equal(unique(q$pct_mt), 0)
   expect_error(calculate_qc_metrics(x, patterns = "^MT-"), "needs a name")
@@ -56,7 +59,7 @@ test_that("MAD outliers match scater's rule computed in R; fixed thresholds; gro
     hi <- median(t) + 3 * mad(t)
     switch(side, lower = t < lo, higher = t > hi, both = t < lo | t > hi)
   }
-  out <- find_outliers(x)
+  out <- x |> find_outliers() |> outliers()
   expect_equal(out$n_counts, rule(o$n_counts, "lower", TRUE))
   expect_equal(out$n_genes, rule(o$n_genes, "lower", TRUE))
   expect_equal(out$pct_mt, rule(o$pct_mt, "higher", FALSE))
@@ -66,7 +69,10 @@ test_that("MAD outliers match scater's rule computed in R; fixed thresholds; gro
   expect_equal(th$median[th$metric == "pct_mt"], median(o$pct_mt))
   expect_equal(th$upper[th$metric == "pct_mt"], median(o$pct_mt) + 3 * mad(o$pct_mt))
 
-  grouped <- find_outliers(x, metrics = c(n_counts = "both"), log = character(), by = "sample", max = c(pct_mt = 5))
+  grouped <- x |>
+    find_outliers(metrics = c(n_counts = "both"), log = character(), by = "sample", max = c(pct_mt = 5),
+                  column = "by_sample") |>
+    outliers("by_sample")
   per_sample <- unlist(lapply(split(o$n_counts, o$sample), rule, side = "both", log = FALSE))
   expect_equal(grouped$n_counts, unname(per_sample))
   expect_equal(grouped$pct_mt, o$pct_mt > 5)
@@ -94,7 +100,8 @@ test_that("set_keep() takes an SQL condition on obs; bad conditions change nothi
   set_keep(x, o$cell_id[7])
   expect_equal(which(keep(x)), 7)
   expect_error(set_keep(x, "n_genes > 1e9"), "selects no cell \\(of 400\\); the kept cells are unchanged")
-  expect_error(set_keep(x, "pct_nope < 5"), "the cell filter \"pct_nope < 5\" failed: .*pct_nope.*obs has the columns")
+  expect_error(set_keep(x, "pct_nope < 5"),
+               "the cell filter \"pct_nope < 5\" failed: .*pct_nope.*obs has the columns")
   expect_error(set_keep(x, "n_genes >"), "failed")
   expect_equal(which(keep(x)), 7)
   expect_equal(store_info(x)$keep_generation, 3)
@@ -103,7 +110,8 @@ test_that("set_keep() takes an SQL condition on obs; bad conditions change nothi
 test_that("a stored outlier column may not take the name of an existing obs column", {
   x <- sim_store(100, 120)
   calculate_qc_metrics(x)
-  expect_error(find_outliers(x, column = "n_counts"), "obs already has a column 'n_counts'; choose another name")
+  expect_error(find_outliers(x, column = "n_counts"),
+               "obs already has a column 'n_counts'; choose another name")
   expect_error(find_outliers(x, column = "pct_mt"), "obs already has a column 'pct_mt'")
   expect_false(any(grepl("outliers", steps(x)$step)))
 })

@@ -33,7 +33,8 @@ test_that("gene universe: union fills absent genes with zeros, intersection keep
   u <- ingest_mtx(c(s1 = a, s2 = b), tempfile())
   expect_identical(var(u)$gene_id, c("G1", "G2", "G3"))
   expect_equal(as.matrix(counts(u)), matrix(c(3, 0, 0, 0, 1, 0, 0, 2, 5), 3,
-                                            dimnames = list(c("G1", "G2", "G3"), c("s1_AAA", "s1_BBB", "s2_AAA"))))
+                                            dimnames = list(c("G1", "G2", "G3"), c("s1_AAA", "s1_BBB",
+                                                "s2_AAA"))))
   i <- ingest_mtx(c(s1 = a, s2 = b), tempfile(), genes = "intersection")
   expect_identical(var(i)$gene_id, "G2")
   expect_equal(as.vector(counts(i)), c(0, 1, 2))
@@ -43,6 +44,7 @@ test_that("gene universe: union fills absent genes with zeros, intersection keep
   file.copy(a, twin, recursive = TRUE)
   expect_error(ingest_mtx(c(a, file.path(twin, basename(a))), tempfile()), "several inputs need sample names")
   expect_error(ingest_mtx(c(s = a, s = b), tempfile()), "sample name 's' is given twice")
-  expect_error(ingest_mtx(c(s1 = a, s2 = write_mtx("1 1 1", 1, 1, genes = "Z")), tempfile(), genes = "intersection"),
+  expect_error(ingest_mtx(c(s1 = a, s2 = write_mtx("1 1 1", 1, 1, genes = "Z")), tempfile(),
+                          genes = "intersection"),
                "share no gene id", class = "cellstream_error")
 })

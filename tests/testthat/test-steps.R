@@ -5,7 +5,7 @@ test_that("changing the kept cells makes HVGs stale until find_hvg() is rerun", 
   path <- tempfile("store_")
   x <- ingest_mtx(simulate_counts(300, 250, path = tempfile("sim_")), path, min_cells = 3)
   calculate_qc_metrics(x)
-  first <- find_hvg(x, n = 20)
+  first <- x |> find_hvg(n = 20) |> hvg()
   expect_equal(hvg(x), first)
   s <- steps(x)
   expect_equal(s$step, c("qc", "hvg"))
@@ -13,14 +13,18 @@ test_that("changing the kept cells makes HVGs stale until find_hvg() is rerun", 
   expect_equal(s$generation, c(NA, 1))
 
   set_keep(x, "n_genes > 60")
-  expect_error(hvg(x), "the highly variable genes are stale: the kept cells changed since \\(generation 1, now 2\\); rerun find_hvg\\(x\\)")
+  expect_error(hvg(x),
+               paste0("the highly variable genes are stale: the kept cells changed since \\(generation ",
+                   "1, now 2\\); rerun find_hvg\\(x\\)"))
   expect_message(v <- var(x), "leaving out hvg_mean, .*highly_variable, stale because the kept cells changed")
   expect_false("highly_variable" %in% names(v))
   expect_true("mean_counts" %in% names(v))  # QC uses all cells: still current
   expect_output(print(x), "hvg \\[method = vst, n = 20\\] on kept cells, generation 1: STALE")
-  expect_output(print(x), "qc \\[gene sets mt \\(13 genes\\), ribo \\(67 genes\\), hb \\(3 genes\\); top 50, 100, 200, 500\\] on all cells: current")
+  expect_output(print(x),
+                paste0("qc \\[gene sets mt \\(13 genes\\), ribo \\(67 genes\\), hb \\(3 genes\\); top ",
+                    "50, 100, 200, 500\\] on all cells: current"))
 
-  again <- find_hvg(x, n = 20)
+  again <- x |> find_hvg(n = 20) |> hvg()
   expect_equal(hvg(x), again)
   expect_true(all(steps(x)$current))
 
@@ -36,8 +40,10 @@ test_that("changing the kept cells makes HVGs stale until find_hvg() is rerun", 
   # A new R process sees the same results and states.
   close_store(x)
   out <- tempfile(fileext = ".rds")
-  code <- sprintf("x <- cellstream::open_store('%s'); saveRDS(list(h = cellstream::hvg(x), s = cellstream::steps(x), k = cellstream::keep(x)), '%s')", path, out)
-  status <- system2(file.path(R.home("bin"), "Rscript"), c("-e", shQuote(code)), stdout = FALSE, stderr = FALSE)
+  code <- sprintf(paste0("x <- cellstream::open_store('%s'); saveRDS(list(h = cellstream::hvg(x), s = ",
+      "cellstream::steps(x), k = cellstream::keep(x)), '%s')"), path, out)
+  status <- system2(file.path(R.home("bin"), "Rscript"), c("-e", shQuote(code)), stdout = FALSE,
+                    stderr = FALSE)
   expect_equal(status, 0)
   fresh <- readRDS(out)
   expect_equal(fresh$h, again)

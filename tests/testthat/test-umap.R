@@ -23,9 +23,12 @@ mean_silhouette <- function(layout, clusters) {
 
 test_that("UMAP of Seurat's PBMC3k PCs 1-10 is as trustworthy as uwot's and separates Seurat's clusters", {
   skip_if_not_installed("cluster")
-  pcs <- as.matrix(utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "pca_embedding.csv"), row.names = 1))[, 1:10]
-  uwot <- as.matrix(utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "umap.csv"), row.names = 1))[rownames(pcs), ]
-  clusters <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "obs.csv"), row.names = 1)[rownames(pcs), "seurat_clusters"]
+  pcs <- as.matrix(utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "pca_embedding.csv"),
+                                   row.names = 1))[, 1:10]
+  uwot <- as.matrix(utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "umap.csv"),
+                                    row.names = 1))[rownames(pcs), ]
+  clusters <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "obs.csv"),
+                              row.names = 1)[rownames(pcs), "seurat_clusters"]
   # Seurat's RunUMAP settings: 30 neighbours, min_dist 0.3.
   ours <- run_umap(pcs, n_neighbors = 30, threads = 1)
   expect_equal(dim(ours), c(2638L, 2L))
@@ -38,14 +41,17 @@ test_that("UMAP of Seurat's PBMC3k PCs 1-10 is as trustworthy as uwot's and sepa
 })
 
 test_that("UMAP on a store is stored, stamped and reproducible with one thread", {
-  x <- ingest_mtx(simulate_counts(800, 400, n_clusters = 4, path = tempfile("sim_")), tempfile("store_"), min_cells = 3)
+  x <- ingest_mtx(simulate_counts(800, 400, n_clusters = 4, path = tempfile("sim_")), tempfile("store_"),
+                  min_cells = 3)
   find_hvg(x, n = 200)
   run_pca(x, n_pcs = 10, verbose = FALSE)
-  expect_error(run_umap(x), "there are no nearest neighbours in this store yet; run find_neighbors\\(x\\) first")
+  expect_error(run_umap(x),
+               "there are no nearest neighbours in this store yet; run find_neighbors\\(x\\) first")
   find_neighbors(x, k = 20, n_pcs = 10, verbose = FALSE)
   cluster_leiden(x, resolution = 0.5, verbose = FALSE)
   said <- utils::capture.output(run_umap(x, threads = 1, n_epochs = 100), type = "message")
-  expect_match(said[1], "^UMAP: fuzzy graph of 800 cells, (spectral|pca \\(the graph has \\d+ components\\)) start$")
+  expect_match(said[1],
+               "^UMAP: fuzzy graph of 800 cells, (spectral|pca \\(the graph has \\d+ components\\)) start$")
   expect_equal(grep("epoch", said, value = TRUE), sprintf("UMAP: epoch %d of 100", seq(10, 100, 10)))
   e <- embedding(x, "umap")
   expect_equal(names(e)[1:3], c("cell_id", "UMAP_1", "UMAP_2"))
@@ -57,15 +63,20 @@ test_that("UMAP on a store is stored, stamped and reproducible with one thread",
   run_umap(x, threads = 1, n_epochs = 100, verbose = FALSE)
   expect_identical(embedding(x, "umap"), e)
   run_umap(x, init = "pca", threads = 1, n_epochs = 100, verbose = FALSE)
-  expect_match(steps(x)$params[steps(x)$step == "umap"], "n_neighbors = 15, min_dist = 0.3, spread = 1, 100 epochs, pca start, seed = 42, 1 thread")
+  expect_match(steps(x)$params[steps(x)$step == "umap"],
+               "n_neighbors = 15, min_dist = 0.3, spread = 1, 100 epochs, pca start, seed = 42, 1 thread")
   expect_false(identical(embedding(x, "umap")$UMAP_1, e$UMAP_1))
   p <- embedding(x, "pca")
   expect_equal(names(p)[1:3], c("cell_id", "PC_1", "PC_2"))
   expect_true("leiden" %in% names(p))
 
-  expect_error(run_umap(x, n_neighbors = 21), "n_neighbors \\(21\\) must be between 2 and the k of the stored neighbours \\(20\\); rerun find_neighbors\\(x, k = 21\\) for more")
+  expect_error(run_umap(x, n_neighbors = 21),
+               paste0("n_neighbors \\(21\\) must be between 2 and the k of the stored neighbours ",
+                   "\\(20\\); rerun find_neighbors\\(x, k = 21\\) for more"))
   expect_error(run_umap(x, min_dist = -1), "min_dist must be at least 0")
   expect_error(run_umap(x, threads = 0), "`threads` must be a whole number >= 1")
   find_neighbors(x, k = 20, n_pcs = 10, verbose = FALSE)
-  expect_error(embedding(x, "umap"), "the UMAP coordinates are stale: its input, the nearest neighbours, was recomputed since; rerun run_umap\\(x\\)")
+  expect_error(embedding(x, "umap"),
+               paste0("the UMAP coordinates are stale: its input, the nearest neighbours, was recomputed ",
+                   "since; rerun run_umap\\(x\\)"))
 })
