@@ -108,8 +108,10 @@ impl Monitor<'_> {
         let meter = Meter::default();
         let (sender, finished) = mpsc::channel();
         std::thread::scope(|scope| {
-            let worker = scope.spawn(|| {
-                let out = work(&meter);
+            let shared = &meter;
+            // The sender moves in, so that a panicking worker drops it and ends the wait.
+            let worker = scope.spawn(move || {
+                let out = work(shared);
                 let _ = sender.send(());
                 out
             });
