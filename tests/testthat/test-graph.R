@@ -145,10 +145,10 @@ test_that("neighbours and clusters are stored, stamped and read back", {
   set_keep(x, seq_len(600) > 30)
   find_hvg(x, n = 200)
   run_pca(x, n_pcs = 10, verbose = FALSE)
-  said <- utils::capture.output(find_neighbors(x, k = 15, n_pcs = 8), type = "message")
-  expect_match(said[1], "^neighbours: 15 nearest of 570 cells \\(exact\\) in [0-9.]+ s$")
-  expect_match(said[2], "^neighbours: sNN graph with [0-9]+ edges in [0-9.]+ s$")
-  expect_match(said[3], "15 nearest neighbours \\(exact, 8 PCs\\) and the jaccard sNN graph")
+  said <- testthat::capture_messages(find_neighbors(x, k = 15, n_pcs = 8))
+  expect_match(said, "^15 nearest neighbours \\(exact, 8 PCs\\) and the jaccard sNN graph in [0-9.]+ s",
+               all = FALSE)
+  expect_match(steps(x)$params[steps(x)$step == "neighbors"], "570 cells, [0-9]+ sNN edges")
   nb <- neighbors(x)
   expect_equal(nb$cell_id, cell_ids(x)[31:600])
   # The store's neighbours are those of its PCA embedding.

@@ -9,7 +9,6 @@ run_rscript <- function(code) {
 }
 
 test_that("a non-interactive run prints a few progress lines per step; verbose = FALSE none", {
-  skip_on_cran()
   lines <- run_rscript(c(
     "suppressPackageStartupMessages(library(cellstream))",
     "options(cli.progress_show_after = 0)",  # show every bar, however short

@@ -1,12 +1,14 @@
 //! Progress of the engine's long passes, handed to an R callback (`progress_reporter()` in
 //! R/progress.R, which draws cli progress bars) at most about ten times a second. A NULL
 //! callback shows nothing. The engine reports on R's main thread only (see the engine's
-//! `monitor`), so calling R here is safe.
+//! `monitor`), so calling R here is safe. R handles a Ctrl-C that arrives while it runs the
+//! callback by abandoning the call; that counts as the user's interrupt, which Rust would
+//! otherwise never see.
 
 use super::{user_interrupted, Res};
 use cellstream_engine::monitor::Monitor;
 use extendr_api::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 const REPORT_EVERY: Duration = Duration::from_millis(100);
@@ -15,6 +17,8 @@ struct Reporter {
     callback: Option<Function>,
     /// The task last reported and when.
     last: RefCell<Option<(String, Instant)>>,
+    /// Whether a call into R was abandoned (a Ctrl-C during the callback).
+    abandoned: Cell<bool>,
 }
 
 impl Reporter {
@@ -28,10 +32,12 @@ impl Reporter {
             }
             None => true,
         };
-        if due {
+        if due && !self.abandoned.get() {
             *last = Some((task.to_string(), now));
-            // A failing callback must not stop the computation.
-            let _ = callback.call(pairlist!(task, done as f64, total as f64));
+            // The R side catches its own errors; a call that still fails was interrupted.
+            if callback.call(pairlist!(task, done as f64, total as f64)).is_err() {
+                self.abandoned.set(true);
+            }
         }
     }
 }
@@ -47,7 +53,9 @@ pub fn with_progress<T>(callback: &Robj, body: impl FnOnce(Monitor) -> Res<T>) -
     let reporter = Reporter {
         callback,
         last: RefCell::new(None),
+        abandoned: Cell::new(false),
     };
     let report = |task: &str, done: u64, total: u64| reporter.report(task, done, total);
-    body(Monitor::new(&user_interrupted, &report))
+    let interrupted = || reporter.abandoned.get() || user_interrupted();
+    body(Monitor::new(&interrupted, &report))
 }

@@ -131,7 +131,11 @@ impl Monitor<'_> {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
             // An unknown total is known at the end: what was done (at least 1, to end the bar).
-            let total = if total > 0 { total } else { meter.done.load(Ordering::Relaxed).max(1) };
+            let total = if total > 0 {
+                total
+            } else {
+                meter.done.load(Ordering::Relaxed).max(1)
+            };
             self.report(task, total, total);
             Ok(out)
         })
