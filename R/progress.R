@@ -16,10 +16,12 @@ progress_reporter <- function(verbose, envir = parent.frame()) {
   start <- function(name, total) {
     if (!is.null(bar) && !finished) cli::cli_progress_done(id = bar, .envir = envir)
     known <- total > 0
+    # Counts with thousands separators (base R only: cli evaluates this in the caller's frame).
+    count <- function(what) sprintf("{format(cli::pb_%s, big.mark = ',', scientific = FALSE)}", what)
     format <- if (known) {
-      "{cli::pb_name} {cli::pb_bar} {cli::pb_current}/{cli::pb_total} | ETA: {cli::pb_eta}"
+      paste0("{cli::pb_name} {cli::pb_bar} ", count("current"), "/", count("total"), " | ETA: {cli::pb_eta}")
     } else {
-      "{cli::pb_name} {cli::pb_spin} {cli::pb_current} | {cli::pb_elapsed}"
+      paste0("{cli::pb_name} {cli::pb_spin} ", count("current"), " | {cli::pb_elapsed}")
     }
     bar <<- cli::cli_progress_bar(name = name, total = if (known) total else NA, format = format,
                                   clear = FALSE, .envir = envir)

@@ -33,7 +33,7 @@ test_that("a non-interactive run prints a few progress lines per step; verbose =
   for (name in c("ingest", "hvg", "pca", "neighbors", "umap")) {
     expect_lt(length(section(name)), 30, label = name)
   }
-  expect_match(section("ingest"), "Ingest: checking cells .*3000/3000", all = FALSE)
+  expect_match(section("ingest"), "Ingest: checking cells .*3,000/3,000", all = FALSE)
   expect_match(section("ingest"), "Ingest: writing genes .*/", all = FALSE)
   expect_match(section("pca"), "PCA: Krylov blocks .*9/9", all = FALSE)
   expect_match(section("umap"), "UMAP: epochs .*500/500", all = FALSE)
