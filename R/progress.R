@@ -2,9 +2,9 @@
 # main thread and at most ~10 times a second, with the task, the units done and the units in
 # all (0: not known in advance); a new task ends the previous task's bar. In a console that
 # redraws (RStudio, a terminal) every call moves the bar; elsewhere (Rscript into a log
-# file, knitr) a line is written only at each fifth of the task, so a log gets a few lines
-# per pass instead of one per update. `verbose = FALSE` or
-# `options(cellstream.progress = FALSE)` shows no bar.
+# file, knitr) a line is written only at each fifth of the task (for a task of unknown size,
+# after 10, 20, 40, ... seconds), so a log gets a few lines per pass, not one per update.
+# `verbose = FALSE` or `options(cellstream.progress = FALSE)` shows no bar.
 progress_reporter <- function(verbose, envir = parent.frame()) {
   if (!isTRUE(verbose) || !isTRUE(getOption("cellstream.progress", TRUE))) return(NULL)
   redraws <- cli::is_dynamic_tty()
@@ -18,10 +18,13 @@ progress_reporter <- function(verbose, envir = parent.frame()) {
     known <- total > 0
     # Counts with thousands separators (base R only: cli evaluates this in the caller's frame).
     count <- function(what) sprintf("{format(cli::pb_%s, big.mark = ',', scientific = FALSE)}", what)
+    # A log line needs no bar, and cli cuts lines at the console width (80 in a log).
+    bar_or_percent <- if (redraws) "{cli::pb_bar} " else ""
     format <- if (known) {
-      paste0("{cli::pb_name} {cli::pb_bar} ", count("current"), "/", count("total"), " | ETA: {cli::pb_eta}")
+      paste0("{cli::pb_name} ", bar_or_percent, count("current"), "/", count("total"),
+             " ({cli::pb_percent}) | ETA: {cli::pb_eta}")
     } else {
-      paste0("{cli::pb_name} {cli::pb_spin} ", count("current"), " | {cli::pb_elapsed}")
+      "{cli::pb_name} {cli::pb_spin} {cli::pb_elapsed}"
     }
     bar <<- cli::cli_progress_bar(name = name, total = if (known) total else NA, format = format,
                                   clear = FALSE, .envir = envir)
@@ -41,8 +44,8 @@ progress_reporter <- function(verbose, envir = parent.frame()) {
         cli::cli_progress_update(id = bar, set = done, total = all, .envir = envir)
       } else {
         elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
-        # Unknown totals: a line every 10 s.
-        now_fifth <- if (total > 0) floor(5 * done / total) else floor(elapsed / 10)
+        # Unknown totals: a line after 10, 20, 40, 80, ... s.
+        now_fifth <- if (total > 0) floor(5 * done / total) else floor(log2(max(elapsed, 5) / 5))
         shown <- elapsed >= getOption("cli.progress_show_after", 2)
         if (now_fifth > fifth || ends) {
           fifth <<- now_fifth
