@@ -51,7 +51,7 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
     value <- force(code)
     timings[nrow(timings) + 1, ] <<- list(name, as.numeric(difftime(Sys.time(), started, units = "secs")),
                                           peak_rss_mb())
-    if (isTRUE(verbose)) message(sprintf("== %s: %.1f s", name, timings$seconds[nrow(timings)]))
+    say(verbose, "== %s: %.1f s", name, timings$seconds[nrow(timings)])
     value
   }
   existing <- file.exists(file.path(store, "manifest.json"))
@@ -133,7 +133,7 @@ check_kept_cells <- function(info, k, n_pcs) {
 # `value`, or `limit` with a message saying why when `value` is larger.
 at_most <- function(value, limit, why, verbose) {
   if (value <= limit) return(value)
-  if (isTRUE(verbose)) message(sprintf(why, num(value), num(limit)))
+  say(verbose, why, num(value), num(limit))
   limit
 }
 

@@ -42,12 +42,16 @@ calculate_qc_metrics <- function(x, patterns = c(mt = "^(MT|mt)-", ribo = "^(RP[
   sets <- c(by_pattern, by_ids)
   set_names <- c(names(patterns), names(gene_sets))
   if (anyDuplicated(set_names)) stop("gene set names must be unique", call. = FALSE)
-  qc <- rust(wrap__cs_qc, x$path, as.character(set_names), lapply(sets, rust_index), as.numeric(top_n),
-              progress_reporter(verbose))
-  mt <- if (is.null(qc$pct_mt)) "" else sprintf(", %.1f%% mitochondrial", stats::median(qc$pct_mt,
-      na.rm = TRUE))
-  say(verbose, "QC metrics for %s cells: median %s counts, %s genes%s", num(length(qc$n_counts)),
-      num(stats::median(qc$n_counts)), num(stats::median(qc$n_genes)), mt)
+  rust(wrap__cs_qc, x$path, as.character(set_names), lapply(sets, rust_index), as.numeric(top_n),
+       progress_reporter(verbose))
+  if (isTRUE(verbose)) {
+    # Medians in DuckDB: the metrics stay in the store. A cell without counts has pct NaN.
+    has_mt <- "mt" %in% set_names
+    m <- sql(x, paste0("SELECT count(*) AS cells, median(n_counts) AS counts, median(n_genes) AS genes",
+                       if (has_mt) ", median(pct_mt) FILTER (WHERE NOT isnan(pct_mt)) AS mt", " FROM obs"))
+    say(verbose, "QC metrics for %s cells: median %s counts, %s genes%s", num(m$cells), num(m$counts),
+        num(m$genes), if (has_mt) sprintf(", %.1f%% mitochondrial", m$mt) else "")
+  }
   invisible(x)
 }
 

@@ -22,8 +22,8 @@ fn cs_qc(store: Robj, set_names: Robj, set_genes: Robj, top_n: Robj, progress: R
             sets,
             top_n: positive_counts(&top_n, "top_n")?,
         };
-        let per_cell = with_progress(&progress, |monitor| run_qc(&s.store, &mut s.db(), &req, monitor))?;
-        Ok(table_to_list(per_cell))
+        with_progress(&progress, |monitor| run_qc(&s.store, &mut s.db(), &req, monitor))?;
+        Ok(().into())
     })
 }
 

@@ -21,8 +21,8 @@ pub struct QcRequest {
 }
 
 /// Computes per-cell QC metrics in one pass and stores them in obs, with each gene's mean
-/// count and % of cells without it in var. Returns the per-cell metrics.
-pub fn run_qc(store: &Store, db: &mut MetaDb, req: &QcRequest, monitor: Monitor) -> Result<Frame> {
+/// count and % of cells without it in var.
+pub fn run_qc(store: &Store, db: &mut MetaDb, req: &QcRequest, monitor: Monitor) -> Result<()> {
     let sets: Vec<Vec<u32>> = req.sets.iter().map(|s| s.1.clone()).collect();
     let qc = cell_qc(store, &sets, &req.top_n, monitor).map_err(|e| e.to_string())?;
     let mut per_cell = Frame::default();
@@ -74,19 +74,7 @@ pub fn run_qc(store: &Store, db: &mut MetaDb, req: &QcRequest, monitor: Monitor)
         },
         &per_cell,
         &per_gene,
-    )?;
-    let mut out = Frame::default();
-    out.push(
-        "n_counts",
-        Column::Int(qc.n_counts.iter().map(|&v| Some(v as i64)).collect()),
-    );
-    out.push(
-        "n_genes",
-        Column::Int(qc.n_genes.iter().map(|&v| Some(v as i64)).collect()),
-    );
-    out.names.extend(per_cell.names);
-    out.columns.extend(per_cell.columns);
-    Ok(out)
+    )
 }
 
 fn none_if_empty(s: String) -> String {
