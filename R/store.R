@@ -14,9 +14,10 @@ store_info <- function(x) rust(wrap__cs_store_info, x$path)
 
 #' Close a store
 #'
-#' cellstream keeps a store open between calls (its metadata database and chunk tables) for
-#' speed. `close_store()` releases it, e.g. so that another R process can write to it. Any
-#' later call on `x` reopens it.
+#' cellstream keeps a store open between calls (a read-only view of its metadata and its chunk
+#' tables) for speed; other R sessions can read and write the same store meanwhile (one writer
+#' at a time: a second gets an error saying another session is writing). `close_store()`
+#' forgets the open store and its cached tables. Any later call on `x` reopens it.
 #'
 #' @param x A store.
 #' @return `TRUE` if the store was open, invisibly.
@@ -66,8 +67,13 @@ print.cellstream_store <- function(x, ...) {
 #' described in `system.file("FORMAT.md", package = "cellstream")`.
 #' `cell_index` / `gene_index` are 1-based positions, as everywhere in R.
 #'
+#' Queries cannot change the store: one statement per call, which must be a query (`SELECT`,
+#' `WITH`, `FROM`, ...), run read-only with DuckDB's access to other files turned off (no
+#' `read_csv()`, `COPY`, `ATTACH`) and its settings locked. The store changes only through
+#' cellstream's verbs. Ctrl-C stops a long query.
+#'
 #' @param x A store.
-#' @param query Any DuckDB SQL statement.
+#' @param query One DuckDB query, e.g. `"SELECT count(*) AS n FROM obs"`.
 #' @return A data.frame.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())

@@ -47,11 +47,11 @@ if [ "${PEER:-1}" = 1 ] && [ -x "$py" ]; then
   timed "leiden-umap-$peer_n" "cluster_leiden(x, resolution = 1, graph = 'umap', name = 'leiden_umap', verbose = FALSE)
     o <- obs(x)[keep(x), ]; write.csv(data.frame(cell = o\$cell_id, snn = o\$leiden, umap = o\$leiden_umap), '$work/ours-leiden.csv', row.names = FALSE)
     g <- snn_graph(x); s <- Matrix::summary(Matrix::tril(g)); write.csv(s, '$work/ours-snn.csv', row.names = FALSE)"
-  /usr/bin/time -v "$py" - "$store/pca.embedding" "$work/ours-leiden.csv" "$work/ours-snn.csv" > "$work/scanpy-graph.txt" 2> "$work/time-scanpy-graph.txt" <<'PY'
+  /usr/bin/time -v "$py" - "$(ls "$store"/pca.embedding.* | head -n 1)" "$work/ours-leiden.csv" "$work/ours-snn.csv" > "$work/scanpy-graph.txt" 2> "$work/time-scanpy-graph.txt" <<'PY'
 import sys, time, numpy as np, pandas as pd, anndata, scanpy as sc, igraph as ig
 raw = open(sys.argv[1], "rb").read()
 n, k = np.frombuffer(raw[8:24], dtype="<u8")
-pcs = np.frombuffer(raw[64 + 4 * n:], dtype="<f4").reshape(n, k)
+pcs = np.frombuffer(raw[64 + 4 * n:64 + 4 * n + 4 * n * k], dtype="<f4").reshape(n, k)
 a = anndata.AnnData(np.zeros((n, 1), dtype=np.float32))
 a.obsm["X_pca"] = pcs.astype(np.float32)
 t = time.time(); sc.pp.neighbors(a, n_neighbors=20, n_pcs=30, use_rep="X_pca", random_state=0); t_nb = time.time() - t

@@ -10,14 +10,20 @@ use extendr_api::prelude::*;
 use std::path::PathBuf;
 
 pub fn string(x: &Robj, arg: &str) -> Res<String> {
-    match x.as_str() {
-        Some(s) if x.len() == 1 => Ok(s.to_owned()),
+    match x.as_str_iter().map(|mut v| (v.next(), v.next())) {
+        Some((Some(s), None)) if s.is_na() => Err(format!("`{arg}` must be a single string, not NA")),
+        Some((Some(s), None)) => Ok(s.to_owned()),
         _ => Err(format!("`{arg}` must be a single string")),
     }
 }
 
+/// A single non-empty path without NUL bytes.
 pub fn path(x: &Robj, arg: &str) -> Res<PathBuf> {
-    string(x, arg).map(PathBuf::from)
+    let s = string(x, arg)?;
+    if s.is_empty() {
+        return Err(format!("`{arg}` must be a path, not an empty string"));
+    }
+    Ok(PathBuf::from(s))
 }
 
 /// A character vector of paths (one per input).
@@ -94,9 +100,9 @@ pub fn count(x: &Robj, arg: &str) -> Res<u64> {
 }
 
 pub fn flag(x: &Robj, arg: &str) -> Res<bool> {
-    match x.as_bool() {
-        Some(b) => Ok(b),
-        None => Err(format!("`{arg}` must be TRUE or FALSE")),
+    match x.as_logical_slice() {
+        Some([b]) if !b.is_na() => Ok(b.is_true()),
+        _ => Err(format!("`{arg}` must be TRUE or FALSE")),
     }
 }
 

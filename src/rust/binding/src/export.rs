@@ -20,7 +20,7 @@ fn cs_write_h5ad(
         let (cells, genes) = (rust_indices(&cells, "cells")?, rust_indices(&genes, "genes")?);
         let (file, norm_layer) = (path(&file, "path")?, flag(&norm_layer, "normalized")?);
         with_progress(&progress, |monitor| {
-            export_h5ad(&s.store, &s.db(), &file, &cells, &genes, norm_layer, monitor)
+            s.read(|db| export_h5ad(&s.store, db, &file, &cells, &genes, norm_layer, monitor))
         })?;
         Ok(().into())
     })

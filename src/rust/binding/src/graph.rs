@@ -151,7 +151,7 @@ fn cs_neighbors(
             seed: count(&seed, "seed")?,
         };
         let used = with_progress(&progress, |monitor| {
-            find_neighbors(&s.store, &mut s.db(), &req, monitor)
+            s.write(|db| find_neighbors(&s.store, db, &req, monitor))
         })?;
         Ok(method_name(used).into())
     })
@@ -163,7 +163,7 @@ fn cs_neighbors(
 fn cs_knn(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let (cells, knn) = stored_knn(&s.store, &s.db())?;
+        let (cells, knn) = s.read(|db| stored_knn(&s.store, db))?;
         Ok(list!(cell_index = one_based(&cells), knn = knn_to_r(&knn)).into())
     })
 }
@@ -172,7 +172,7 @@ fn cs_knn(store: Robj) -> Robj {
 fn cs_snn(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let (cells, g) = stored_snn(&s.store, &s.db())?;
+        let (cells, g) = s.read(|db| stored_snn(&s.store, db))?;
         Ok(list!(cell_index = one_based(&cells), graph = graph_to_r(&g)).into())
     })
 }
@@ -209,7 +209,7 @@ fn cs_leiden(
             self_loops: flag(&self_loops, "self_loops")?,
         };
         let summary = with_progress(&progress, |monitor| {
-            cluster_leiden(&s.store, &mut s.db(), &req, monitor)
+            s.write(|db| cluster_leiden(&s.store, db, &req, monitor))
         })?;
         Ok(list!(
             n_clusters = summary.iter().map(|s| s.0 as i32).collect::<Vec<i32>>(),

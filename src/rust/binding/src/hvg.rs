@@ -28,7 +28,7 @@ fn cs_hvg(store: Robj, method: Robj, n: Robj, batch: Robj, progress: Robj) -> Ro
             target_sum: s.store.manifest.target_sum,
         };
         let genes = with_progress(&progress, |monitor| {
-            find_hvg(&s.store, &mut s.db(), &req, monitor)
+            s.write(|db| find_hvg(&s.store, db, &req, monitor))
         })?;
         Ok(table_to_list(genes))
     })

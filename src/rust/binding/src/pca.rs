@@ -43,7 +43,7 @@ fn cs_pca(
             Some(rust_indices(&genes, "genes")?)
         };
         with_progress(&progress, |monitor| {
-            run_pca(&s.store, &mut s.db(), &PcaRequest { options, genes }, monitor)
+            s.write(|db| run_pca(&s.store, db, &PcaRequest { options, genes }, monitor))
         })?;
         Ok(true.into())
     })
@@ -54,7 +54,7 @@ fn cs_pca(
 fn cs_pca_embedding(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let (cells, e) = pca_embedding(&s.store, &s.db())?;
+        let (cells, e) = s.read(|db| pca_embedding(&s.store, db))?;
         Ok(embedding_to_r(&cells, &e))
     })
 }

@@ -22,7 +22,9 @@ fn cs_qc(store: Robj, set_names: Robj, set_genes: Robj, top_n: Robj, progress: R
             sets,
             top_n: positive_counts(&top_n, "top_n")?,
         };
-        with_progress(&progress, |monitor| run_qc(&s.store, &mut s.db(), &req, monitor))?;
+        with_progress(&progress, |monitor| {
+            s.write(|db| run_qc(&s.store, db, &req, monitor))
+        })?;
         Ok(().into())
     })
 }
@@ -68,7 +70,7 @@ fn cs_outliers(
             })
             .collect::<Res<Vec<_>>>()?;
         let (by, column) = (optional_string(&by, "by")?, string(&column, "column")?);
-        let n_outliers = find_outliers(&mut s.db(), &rules, by.as_deref(), &column)?;
+        let n_outliers = s.write(|db| find_outliers(db, &rules, by.as_deref(), &column))?;
         Ok((n_outliers as f64).into())
     })
 }

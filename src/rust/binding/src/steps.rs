@@ -10,7 +10,7 @@ use extendr_api::prelude::*;
 fn cs_steps(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let steps = s.db().steps()?;
+        let steps = s.read(|db| db.steps())?;
         let mut t = Frame::default();
         t.push(
             "step",
@@ -49,7 +49,8 @@ fn cs_steps(store: Robj) -> Robj {
 fn cs_require_current(store: Robj, step: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        s.db().require_current(&string(&step, "step")?)?;
+        let step = string(&step, "step")?;
+        s.read(|db| db.require_current(&step))?;
         Ok(true.into())
     })
 }

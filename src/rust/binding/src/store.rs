@@ -1,6 +1,7 @@
 //! The store itself: what `print()` and `dim()` show, closing it, SQL on its metadata, ids.
 
 use super::convert::*;
+use super::progress::with_progress;
 use super::{guarded, session};
 use extendr_api::prelude::*;
 
@@ -10,7 +11,7 @@ fn cs_store_info(store: Robj) -> Robj {
     guarded(|| {
         let dir = path(&store, "store")?;
         let s = session::open(&dir)?;
-        let db = s.db();
+        let (n_kept, generation) = s.read(|db| Ok((db.n_kept()?, db.generation()?)))?;
         let files = s.store.files().map_err(|e| e.to_string())?;
         let m = &s.store.manifest;
         Ok(list!(
@@ -24,8 +25,8 @@ fn cs_store_info(store: Robj) -> Robj {
             min_cells = m.ingest.min_cells as f64,
             min_genes = m.ingest.min_genes as f64,
             min_counts = m.ingest.min_counts as f64,
-            n_kept = db.n_kept()? as f64,
-            keep_generation = db.generation()? as f64,
+            n_kept = n_kept as f64,
+            keep_generation = generation as f64,
             file_names = files.iter().map(|f| f.0.clone()).collect::<Vec<String>>(),
             file_bytes = files.iter().map(|f| f.1 as f64).collect::<Vec<f64>>()
         )
@@ -42,7 +43,10 @@ fn cs_close(store: Robj) -> Robj {
 fn cs_sql(store: Robj, query: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let table = s.db().query(&string(&query, "query")?)?;
+        let query = string(&query, "query")?;
+        let table = with_progress(&Robj::from(()), |monitor| {
+            s.read(|db| db.user_query(&query, &monitor))
+        })?;
         Ok(table_to_list(table))
     })
 }

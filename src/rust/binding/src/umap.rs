@@ -57,7 +57,7 @@ fn cs_umap(
             &threads,
         ])?;
         let used = with_progress(&progress, |monitor| {
-            run_umap(&s.store, &mut s.db(), &options, monitor)
+            s.write(|db| run_umap(&s.store, db, &options, monitor))
         })?;
         Ok(used.into())
     })
@@ -115,7 +115,7 @@ fn cs_umap_matrix(
 fn cs_umap_embedding(store: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let (cells, e) = umap_embedding(&s.store, &s.db())?;
+        let (cells, e) = s.read(|db| umap_embedding(&s.store, db))?;
         Ok(embedding_to_r(&cells, &e))
     })
 }

@@ -11,10 +11,13 @@
 //! - `umap`: UMAP layouts from a stored kNN;
 //! - `simulate`: simulated 10x data for tests, demo and vignettes;
 //! - `frame`: typed obs / var columns; `error`: the one error type; `monitor`: interrupts and
-//!   progress of long passes.
+//!   progress of long passes;
+//! - `fuzz` (tests only): the fuzz suite, damaged files of every kind cellstream reads.
 
 pub mod error;
 pub mod frame;
+#[cfg(test)]
+mod fuzz;
 pub mod graph;
 pub mod hvg;
 pub mod input;

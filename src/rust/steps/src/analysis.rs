@@ -189,42 +189,37 @@ fn describe_rule(r: &MetricRule) -> String {
     format!("{} {}", r.metric, parts.join(", "))
 }
 
-/// Keeps the cells for which the SQL expression on obs is true (NULL counts as false).
-/// Returns the number kept.
-pub fn keep_where(db: &mut MetaDb, condition: &str) -> Result<usize> {
+/// The cells that satisfy `condition` (an SQL expression over obs columns), evaluated as the
+/// user's query on `reader`, the readers' snapshot (so the condition can change nothing).
+pub fn cells_where(reader: &MetaDb, condition: &str, monitor: &Monitor) -> Result<Vec<bool>> {
     let failed = |e: String| {
         let hint = if e.contains("not found") {
             format!(
                 "; obs has the columns {}",
-                db.columns("obs").map(|c| c.join(", ")).unwrap_or_default()
+                reader.columns("obs").map(|c| c.join(", ")).unwrap_or_default()
             )
         } else {
             String::new()
         };
         format!("the cell filter \"{condition}\" failed: {e}{hint}")
     };
-    let keep: Vec<bool> = {
-        let mut stmt = db
-            .conn
-            .prepare(&format!(
-                "SELECT coalesce(CAST(({condition}) AS BOOLEAN), false) FROM obs ORDER BY cell_index"
-            ))
-            .map_err(|e| failed(e.to_string()))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, bool>(0))
-            .map_err(|e| failed(e.to_string()))?;
-        rows.collect::<std::result::Result<_, _>>()
-            .map_err(|e| failed(e.to_string()))?
+    let picked = reader
+        .user_query(
+            &format!("SELECT coalesce(CAST(({condition}) AS BOOLEAN), false) FROM obs ORDER BY cell_index"),
+            monitor,
+        )
+        .map_err(failed)?;
+    let keep: Vec<bool> = match picked.columns.first() {
+        Some(Column::Bool(v)) => v.iter().map(|k| k.unwrap_or(false)).collect(),
+        _ => return Err(failed("it does not give one TRUE/FALSE per cell".into())),
     };
-    let n = keep.iter().filter(|&&k| k).count();
-    if n == 0 {
+    if !keep.contains(&true) {
         return Err(format!(
             "the cell filter \"{condition}\" selects no cell (of {}); the kept cells are unchanged",
             keep.len()
         ));
     }
-    db.set_keep(&keep)?;
-    Ok(n)
+    Ok(keep)
 }
 
 pub struct HvgRequest<'a> {

@@ -1,7 +1,8 @@
 //! Building a new store from any ingest source: chunk files by the engine, then the metadata
-//! database, then the manifest; all in a hidden staging directory that appears at the target
+//! database and its readers' snapshot, then the manifest; all in a hidden staging directory that appears at the target
 //! path only when complete.
 
+use crate::access::publish_snapshot;
 use crate::{MetaDb, NewObs, NewVar, Result};
 use cellstream_engine::input::CellSource;
 use cellstream_engine::monitor::Monitor;
@@ -21,6 +22,7 @@ pub fn create_store(
     let done = ingest(source, staged.dir(), opts, monitor).map_err(|e| e.to_string())?;
     let (db, renamed) = MetaDb::create(
         &staged.dir().join(META_FILE),
+        done.manifest.tag(),
         &NewObs {
             cell_id: &done.obs.cell_id,
             n_counts: &done.obs.n_counts,
@@ -37,6 +39,7 @@ pub fn create_store(
         },
     )?;
     drop(db);
+    publish_snapshot(staged.dir())?;
     staged.commit(&done.manifest).map_err(|e| e.to_string())?;
     let mut notes = source.notes();
     notes.extend(renamed);

@@ -2,11 +2,13 @@
 //! `var` (one row per gene) over the base tables `obs_base` / `var_base` and the analysis
 //! results (see `steps`), and `state` (key/value, e.g. the kept-cell generation). Row numbers
 //! (`cell_index`, `gene_index`) are 1-based, as R users see them; Rust code only orders by them.
+//! `state` also holds the tag of the store the database belongs to (`store_tag`).
 
 use crate::steps;
 use crate::table;
 use crate::write::{create_table, own, Values};
 use crate::{db_err, Frame, Result};
+use cellstream_engine::store::manifest::Manifest;
 use duckdb::{params, Connection};
 use std::path::Path;
 
@@ -35,7 +37,7 @@ pub struct NewVar<'a> {
 impl MetaDb {
     /// Creates the database of a new store; every cell starts kept, generation 1. Returns it
     /// with notes on input columns renamed to avoid cellstream's own names.
-    pub fn create(path: &Path, obs: &NewObs, var: &NewVar) -> Result<(Self, Vec<String>)> {
+    pub fn create(path: &Path, store_tag: u64, obs: &NewObs, var: &NewVar) -> Result<(Self, Vec<String>)> {
         let conn = Connection::open(path).map_err(db_err("cannot create the metadata database"))?;
         let mut notes = create_table(
             &conn,
@@ -62,18 +64,20 @@ impl MetaDb {
             ],
             var.extra,
         )?);
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "CREATE TABLE state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
-             INSERT INTO state VALUES ('keep_generation', 1);
+             INSERT INTO state VALUES ('keep_generation', 1), ('store_tag', {});
              CHECKPOINT;",
-        )
+            store_tag as i64
+        ))
         .map_err(db_err("cannot write the metadata database"))?;
-        steps::ensure_table(&conn)?;
+        steps::create_steps_table(&conn)?;
         steps::rebuild_views(&conn)?;
         Ok((MetaDb { conn }, notes))
     }
 
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens the database for writing; it must belong to the store of `manifest`.
+    pub(crate) fn open(path: &Path, manifest: &Manifest) -> Result<Self> {
         if !path.is_file() {
             return Err(format!(
                 "the metadata database '{}' is missing; the store is damaged",
@@ -90,9 +94,30 @@ impl MetaDb {
                 format!("cannot open the metadata database: {e}")
             }
         })?;
-        steps::ensure_table(&conn)?;
-        steps::upgrade(&conn)?;
-        Ok(MetaDb { conn })
+        let db = MetaDb { conn };
+        db.check_owner(manifest)?;
+        Ok(db)
+    }
+
+    /// Ok when the database records the store of `manifest`.
+    pub(crate) fn check_owner(&self, manifest: &Manifest) -> Result<()> {
+        let tag: Option<i64> = self
+            .conn
+            .query_row("SELECT max(value) FROM state WHERE key = 'store_tag'", [], |r| {
+                r.get(0)
+            })
+            .map_err(db_err("cannot read the metadata database"))?;
+        match tag {
+            Some(t) if t as u64 == manifest.tag() => Ok(()),
+            Some(t) => Err(format!(
+                "meta.duckdb belongs to another store (tag {:016x}, not this store's {:016x}, id {}): it was \
+                    copied in from elsewhere; put back this store's own meta.duckdb or ingest the input again",
+                t as u64,
+                manifest.tag(),
+                manifest.store_id
+            )),
+            None => Err("meta.duckdb records no store; it is damaged: ingest the input again".into()),
+        }
     }
 
     /// One text column of `obs` or `var`'s base table in row order (e.g. cell ids, gene symbols).
@@ -113,7 +138,7 @@ impl MetaDb {
             .map_err(db_err("cannot read metadata"))
     }
 
-    /// Runs any SQL; statements that return nothing give an empty table.
+    /// Runs cellstream's own SQL; statements that return nothing give an empty table.
     pub fn query(&self, sql: &str) -> Result<Frame> {
         table::query(&self.conn, sql)
     }
@@ -193,6 +218,28 @@ mod tests {
     use super::*;
     use crate::Column;
 
+    pub(crate) fn manifest() -> Manifest {
+        use cellstream_engine::store::manifest::{IngestRecord, STORE_MAGIC, STORE_VERSION};
+        Manifest {
+            magic: STORE_MAGIC.into(),
+            format_version: STORE_VERSION,
+            created_by: "test".into(),
+            store_id: "test-store".into(),
+            n_cells: 5,
+            n_genes: 2,
+            nnz: 0,
+            target_sum: 1e4,
+            ingest: IngestRecord {
+                source: "test".into(),
+                input_cells: 5,
+                input_genes: 2,
+                min_cells: 0,
+                min_genes: 0,
+                min_counts: 0,
+            },
+        }
+    }
+
     fn small(dir: &Path) -> MetaDb {
         let ids: Vec<String> = (0..5).map(|i| format!("C{i}")).collect();
         let genes = vec!["G1".to_string(), "G2".to_string()];
@@ -211,6 +258,7 @@ mod tests {
         );
         MetaDb::create(
             &dir.join("m.duckdb"),
+            manifest().tag(),
             &NewObs {
                 cell_id: &ids,
                 n_counts: &[10, 20, 30, 40, 50],
@@ -262,7 +310,7 @@ mod tests {
         assert_eq!(db.text_column("var", "symbol").unwrap(), vec!["A", "A"]);
         assert_eq!(db.set_keep(&[true, false, true, false, true]).unwrap(), 2);
         drop(db);
-        let db = MetaDb::open(&dir.path().join("m.duckdb")).unwrap();
+        let db = MetaDb::open(&dir.path().join("m.duckdb"), &manifest()).unwrap();
         assert_eq!(db.keep().unwrap(), vec![true, false, true, false, true]);
         assert_eq!(db.n_kept().unwrap(), 3);
         assert_eq!(db.generation().unwrap(), 2);
@@ -441,7 +489,7 @@ mod tests {
         );
         assert!(clash.unwrap_err().contains("obs already has a column 'N_COUNTS'"));
         drop(db);
-        let db = MetaDb::open(&dir.path().join("m.duckdb")).unwrap();
+        let db = MetaDb::open(&dir.path().join("m.duckdb"), &manifest()).unwrap();
         assert_eq!(
             db.query("SELECT count(*) AS n FROM obs WHERE bad")
                 .unwrap()
@@ -452,30 +500,15 @@ mod tests {
     }
 
     #[test]
-    fn a_store_from_before_analysis_steps_opens_with_views() {
-        let dir = TempDir::new("upgrade");
-        let path = dir.path().join("m.duckdb");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "CREATE TABLE obs (cell_index INTEGER PRIMARY KEY, cell_id VARCHAR NOT NULL UNIQUE, \
-                    n_counts BIGINT, n_genes INTEGER, keep BOOLEAN);
-                 INSERT INTO obs VALUES (1, 'a', 5, 2, true), (2, 'b', 7, 3, true);
-                 CREATE TABLE var (gene_index INTEGER PRIMARY KEY, gene_id VARCHAR NOT NULL UNIQUE,
-                 symbol VARCHAR, feature_type VARCHAR, n_cells INTEGER, n_counts BIGINT);
-                 INSERT INTO var VALUES (1, 'g', 'G', 'Gene Expression', 2, 12);
-                 CREATE TABLE state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
-                 INSERT INTO state VALUES ('keep_generation', 1);",
-            )
-            .unwrap();
-        }
-        let mut db = MetaDb::open(&path).unwrap();
-        assert_eq!(db.text_column("obs", "cell_id").unwrap(), vec!["a", "b"]);
-        db.set_keep(&[false, true]).unwrap();
-        assert_eq!(
-            db.query("SELECT cell_id FROM obs WHERE keep").unwrap().columns[0],
-            Column::Text(vec![Some("b".into())])
+    fn a_database_of_another_store_is_refused() {
+        let dir = TempDir::new("owner");
+        drop(small(dir.path()));
+        let mut other = manifest();
+        other.store_id = "another".into();
+        let err = MetaDb::open(&dir.path().join("m.duckdb"), &other).err().unwrap();
+        assert!(
+            err.contains("meta.duckdb belongs to another store") && err.contains("id another"),
+            "{err}"
         );
-        assert!(db.steps().unwrap().is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! not kept.
 
 use crate::pca::pca_embedding;
-use crate::steps::{staged_file, StepRecord};
+use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::{Column, Frame};
 use cellstream_engine::graph::file::{read_knn, read_snn, write_knn, write_snn};
@@ -75,8 +75,13 @@ pub fn find_neighbors(
             snn(&knn, req.weight, meter)
         })
         .map_err(|e| e.to_string())?;
-    write_knn(&staged_file(&store.path, KNN_FILE), &cells, &knn).map_err(|e| e.to_string())?;
-    write_snn(&staged_file(&store.path, SNN_FILE), &cells, &graph).map_err(|e| e.to_string())?;
+    let (knn_file, snn_file) = (
+        new_result_file(&store.path, KNN_FILE),
+        new_result_file(&store.path, SNN_FILE),
+    );
+    let tag = store.manifest.tag();
+    write_knn(&knn_file, tag, &cells, &knn).map_err(|e| e.to_string())?;
+    write_snn(&snn_file, tag, &cells, &graph).map_err(|e| e.to_string())?;
     let params = format!(
         "k = {}, {} PCs, {}, {}, {} sNN, {} cells, {} sNN edges",
         req.k,
@@ -104,8 +109,7 @@ pub fn find_neighbors(
         &record,
         &Frame::default(),
         &Frame::default(),
-        &store.path,
-        &[KNN_FILE, SNN_FILE],
+        &[(KNN_FILE, &knn_file), (SNN_FILE, &snn_file)],
     )?;
     Ok(method)
 }
@@ -124,14 +128,14 @@ pub fn method_name(method: Method) -> String {
 
 /// The cells (0-based) and kNN of the current neighbours.
 pub fn stored_knn(store: &Store, db: &MetaDb) -> Result<(Vec<u32>, Knn)> {
-    db.require_current("neighbors")?;
-    read_knn(&store.path.join(KNN_FILE)).map_err(|e| e.to_string())
+    let file = db.result_file("neighbors", KNN_FILE, &store.path)?;
+    read_knn(&file, &store.expect(KNN_FILE, "find_neighbors(x)")).map_err(|e| e.to_string())
 }
 
 /// The cells (0-based) and sNN graph of the current neighbours.
 pub fn stored_snn(store: &Store, db: &MetaDb) -> Result<(Vec<u32>, Graph)> {
-    db.require_current("neighbors")?;
-    read_snn(&store.path.join(SNN_FILE)).map_err(|e| e.to_string())
+    let file = db.result_file("neighbors", SNN_FILE, &store.path)?;
+    read_snn(&file, &store.expect(SNN_FILE, "find_neighbors(x)")).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

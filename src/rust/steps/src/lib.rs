@@ -3,12 +3,15 @@
 //! (`meta.duckdb`, DuckDB), and stamps them with the kept cells they were computed on. The map:
 //!
 //! - `db`: the metadata database (obs / var views, kept cells, checkpoints);
+//! - `access`: one writer and many readers per store (write lock, readers' snapshot, leftovers);
+//! - `usersql`: the user's own read-only, interruptible queries;
 //! - `steps`: the record of steps, their result tables and staleness;
 //! - `create`, `export`: a new store from an ingest source; a store written as h5ad;
 //! - `analysis` (QC, outliers, kept cells, HVGs), `pca`, `graph` (neighbours, Leiden),
 //!   `umap`: the steps themselves;
 //! - `table`, `write`: query results as typed columns; typed tables filled through Arrow.
 
+mod access;
 mod analysis;
 mod create;
 mod db;
@@ -18,9 +21,11 @@ mod pca;
 mod steps;
 mod table;
 mod umap;
+mod usersql;
 mod write;
 
-pub use analysis::{find_hvg, find_outliers, keep_where, run_qc, HvgRequest, MetricRule, QcRequest};
+pub use access::{open_reader, Writer, SNAPSHOT_FILE};
+pub use analysis::{cells_where, find_hvg, find_outliers, run_qc, HvgRequest, MetricRule, QcRequest};
 pub use create::create_store;
 pub use db::{MetaDb, NewObs, NewVar};
 pub use export::export_h5ad;

@@ -3,7 +3,7 @@
 //! `pca.embedding` in the store (see the engine's `pca::file`); gene loadings to var columns
 //! `PC_1`…; standard deviations and variance ratios to the table `pca_components`.
 
-use crate::steps::{staged_file, StepRecord};
+use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::{Column, Frame};
 use cellstream_engine::monitor::Monitor;
@@ -72,8 +72,8 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monito
         monitor,
     )
     .map_err(|e| e.to_string())?;
-    write_embedding(&staged_file(&store.path, EMBEDDING_FILE), &cells, &pca.embedding)
-        .map_err(|e| e.to_string())?;
+    let file = new_result_file(&store.path, EMBEDDING_FILE);
+    write_embedding(&file, store.manifest.tag(), &cells, &pca.embedding).map_err(|e| e.to_string())?;
 
     let k = req.options.n_pcs;
     let mut loadings = Frame::default();
@@ -116,17 +116,11 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monito
         params,
         tables: &[("components", &components)],
     };
-    db.store_result_with_files(
-        &record,
-        &Frame::default(),
-        &loadings,
-        &store.path,
-        &[EMBEDDING_FILE],
-    )
+    db.store_result_with_files(&record, &Frame::default(), &loadings, &[(EMBEDDING_FILE, &file)])
 }
 
 /// The cells (0-based) and embedding of the current PCA.
 pub fn pca_embedding(store: &Store, db: &MetaDb) -> Result<(Vec<u32>, Dense<f32>)> {
-    db.require_current("pca")?;
-    read_embedding(&store.path.join(EMBEDDING_FILE)).map_err(|e| e.to_string())
+    let file = db.result_file("pca", EMBEDDING_FILE, &store.path)?;
+    read_embedding(&file, &store.expect(EMBEDDING_FILE, "run_pca(x)")).map_err(|e| e.to_string())
 }

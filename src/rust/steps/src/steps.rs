@@ -4,7 +4,7 @@
 //! tables: nothing is updated in place, so results of any size stream into the file and
 //! never pile up there. The record says which result columns each step wrote, on which
 //! kept-cell generation, from which inputs (other steps, by serial number) and with which
-//! parameters.
+//! parameters, and which result files (`<kind>.<id>` in the store folder) hold its output.
 //! A result is current when its generation is the store's (for steps that use the kept
 //! cells) and each input is still the version it used; otherwise it is stale.
 
@@ -14,11 +14,19 @@ use cellstream_engine::frame::Frame;
 use duckdb::{params, Connection};
 use std::path::{Path, PathBuf};
 
-/// Table of steps; created on first use so that stores from earlier versions open.
-const STEPS_DDL: &str = "CREATE TABLE IF NOT EXISTS steps (
+/// Table of steps. `files` lists `kind=name` pairs.
+const STEPS_DDL: &str = "CREATE TABLE steps (
     step VARCHAR PRIMARY KEY, serial BIGINT NOT NULL, generation BIGINT,
     inputs VARCHAR NOT NULL, params VARCHAR NOT NULL, columns VARCHAR NOT NULL,
-    created TIMESTAMP NOT NULL)";
+    created TIMESTAMP NOT NULL, files VARCHAR NOT NULL)";
+
+/// The kinds of per-cell result file; each run writes its own, named `<kind>.<id>`.
+pub const RESULT_KINDS: &[&str] = &[
+    crate::pca::EMBEDDING_FILE,
+    crate::graph::KNN_FILE,
+    crate::graph::SNN_FILE,
+    crate::umap::UMAP_FILE,
+];
 
 /// What a step writes and what it was computed from.
 pub struct StepRecord<'a> {
@@ -71,7 +79,7 @@ fn describe(step: &str) -> String {
     }
 }
 
-pub(crate) fn ensure_table(conn: &Connection) -> Result<()> {
+pub(crate) fn create_steps_table(conn: &Connection) -> Result<()> {
     conn.execute_batch(STEPS_DDL)
         .map_err(db_err("cannot create the steps table"))
 }
@@ -81,6 +89,10 @@ impl MetaDb {
     /// as its own result tables, replacing those of its previous run, records the step and
     /// rebuilds the obs / var views; all in one transaction.
     pub fn store_result(&mut self, record: &StepRecord, obs: &Frame, var: &Frame) -> Result<()> {
+        self.commit_step(record, obs, var, "")
+    }
+
+    fn commit_step(&mut self, record: &StepRecord, obs: &Frame, var: &Frame, files: &str) -> Result<()> {
         let failed = format!("cannot store the {}", describe(record.step));
         let generation = if record.uses_kept_cells {
             Some(self.generation()?)
@@ -127,9 +139,16 @@ impl MetaDb {
         )
         .map_err(db_err(&failed))?;
         tx.execute(
-            "INSERT OR REPLACE INTO steps SELECT ?, value, ?, ?, ?, ?, now() FROM state WHERE key = \
+            "INSERT OR REPLACE INTO steps SELECT ?, value, ?, ?, ?, ?, now(), ? FROM state WHERE key = \
                 'step_serial'",
-            params![record.step, generation, inputs, record.params, columns.join(",")],
+            params![
+                record.step,
+                generation,
+                inputs,
+                record.params,
+                columns.join(","),
+                files
+            ],
         )
         .map_err(db_err(&failed))?;
         rebuild_views(&tx).map_err(|e| format!("{failed}: {e}"))?;
@@ -182,30 +201,70 @@ impl MetaDb {
         }
     }
 
-    /// `store_result`, for a step whose results also include files in the store `dir`: each
-    /// was written as `<name>.new` and replaces `<name>` only once the record is committed,
-    /// so files and record never disagree; on failure the staged files are removed.
+    /// `store_result`, for a step whose results also include files of the store, each given
+    /// as its kind and the new file written for this run (see [`new_result_file`]); the record
+    /// that names them commits last. On failure the new files are removed.
     pub fn store_result_with_files(
         &mut self,
         record: &StepRecord,
         obs: &Frame,
         var: &Frame,
-        dir: &Path,
-        files: &[&str],
+        files: &[(&str, &Path)],
     ) -> Result<()> {
-        let replaced = self.store_result(record, obs, var).and_then(|()| {
-            for name in files {
-                std::fs::rename(staged_file(dir, name), dir.join(name))
-                    .map_err(|e| format!("cannot replace '{name}' in the store: {e}"))?;
-            }
-            Ok(())
-        });
-        if replaced.is_err() {
+        let named = files
+            .iter()
+            .map(|(kind, path)| {
+                let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                format!("{kind}={name}")
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let stored = self.commit_step(record, obs, var, &named);
+        if stored.is_err() {
             files
                 .iter()
-                .for_each(|name| drop(std::fs::remove_file(staged_file(dir, name))));
+                .for_each(|(_, path)| drop(std::fs::remove_file(path)));
         }
-        replaced
+        stored
+    }
+
+    /// The file holding `kind` for `step`'s current result, in the store folder `dir`.
+    pub fn result_file(&self, step: &str, kind: &str, dir: &Path) -> Result<PathBuf> {
+        self.require_current(step)?;
+        let files: String = self
+            .conn
+            .query_row("SELECT files FROM steps WHERE step = ?", params![step], |r| {
+                r.get(0)
+            })
+            .map_err(db_err("cannot read the steps"))?;
+        files
+            .split(',')
+            .find_map(|entry| entry.strip_prefix(kind)?.strip_prefix('='))
+            .map(|name| dir.join(name))
+            .ok_or_else(|| {
+                format!(
+                    "the record of {} names no {kind}; rerun {}",
+                    describe(step),
+                    rerun_hint(step)
+                )
+            })
+    }
+
+    /// The names of every result file a step record names.
+    pub(crate) fn result_files(&self) -> Result<Vec<String>> {
+        let read = db_err("cannot read the steps");
+        let mut stmt = self.conn.prepare("SELECT files FROM steps").map_err(&read)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(&read)?;
+        let mut names = Vec::new();
+        for files in rows {
+            let files = files.map_err(&read)?;
+            names.extend(
+                files
+                    .split(',')
+                    .filter_map(|e| Some(e.split_once('=')?.1.to_string())),
+            );
+        }
+        Ok(names)
     }
 
     /// Every recorded step, in the order they were last run, with whether it is current.
@@ -278,9 +337,12 @@ impl MetaDb {
     }
 }
 
-/// Where a step writes a result file before its record commits.
-pub fn staged_file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.new"))
+/// A new file for a result of `kind` in the store folder `dir`, named for this run.
+pub fn new_result_file(dir: &Path, kind: &str) -> PathBuf {
+    dir.join(format!(
+        "{kind}.{}",
+        cellstream_engine::store::manifest::new_store_id()
+    ))
 }
 
 /// The table holding one step's result columns for `obs` or `var`.
@@ -330,25 +392,6 @@ pub(crate) fn rebuild_views(conn: &Connection) -> Result<()> {
             "CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM {from}"
         ))
         .map_err(err)?;
-    }
-    Ok(())
-}
-
-/// Stores written before analysis steps existed hold `obs` and `var` as tables: they become
-/// the base tables under views.
-pub(crate) fn upgrade(conn: &Connection) -> Result<()> {
-    let old: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'obs' AND table_type \
-            = 'BASE TABLE'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db_err("cannot read the metadata database"))?;
-    if old > 0 {
-        conn.execute_batch("ALTER TABLE obs RENAME TO obs_base; ALTER TABLE var RENAME TO var_base;")
-            .map_err(db_err("cannot upgrade the metadata database"))?;
-        rebuild_views(conn)?;
     }
     Ok(())
 }

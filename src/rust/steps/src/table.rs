@@ -3,6 +3,7 @@
 
 use cellstream_engine::frame::{Column, Frame};
 use duckdb::arrow::array::AsArray;
+use duckdb::arrow::datatypes::DataType;
 use duckdb::types::{EnumType, ValueRef};
 use duckdb::Connection;
 
@@ -148,9 +149,17 @@ pub fn query(conn: &Connection, sql: &str) -> Result<Frame, String> {
     let mut stmt = conn.prepare(sql).map_err(|e| format!("SQL error: {e}"))?;
     let mut rows = stmt.query([]).map_err(|e| format!("SQL error: {e}"))?;
     let names = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+    // A column of the NULL type (`SELECT NULL AS n`) holds nothing the driver can read.
+    let untyped: Vec<bool> = (0..names.len())
+        .map(|i| rows.as_ref().is_some_and(|s| s.column_type(i) == DataType::Null))
+        .collect();
     let mut builders: Vec<Builder> = names.iter().map(|_| Builder::default()).collect();
     while let Some(row) = rows.next().map_err(|e| format!("SQL error: {e}"))? {
         for (i, b) in builders.iter_mut().enumerate() {
+            if untyped[i] {
+                b.push((Cell::Null, None));
+                continue;
+            }
             let need_levels = b.levels.is_none();
             b.push(cell(
                 row.get_ref(i).map_err(|e| format!("SQL error: {e}"))?,

@@ -4,7 +4,7 @@
 
 use crate::graph::stored_knn;
 use crate::pca::pca_embedding;
-use crate::steps::{staged_file, StepRecord};
+use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::Frame;
 use cellstream_engine::monitor::Monitor;
@@ -28,8 +28,10 @@ pub fn run_umap(store: &Store, db: &mut MetaDb, options: &UmapOptions, monitor: 
     drop((knn, pcs));
     let rows = cells.len();
     let cells: Vec<usize> = cells.into_iter().map(|c| c as usize).collect();
+    let file = new_result_file(&store.path, UMAP_FILE);
     write_embedding(
-        &staged_file(&store.path, UMAP_FILE),
+        &file,
+        store.manifest.tag(),
         &cells,
         &Dense {
             rows,
@@ -63,16 +65,15 @@ pub fn run_umap(store: &Store, db: &mut MetaDb, options: &UmapOptions, monitor: 
         &record,
         &Frame::default(),
         &Frame::default(),
-        &store.path,
-        &[UMAP_FILE],
+        &[(UMAP_FILE, &file)],
     )?;
     Ok(layout.init)
 }
 
 /// The cells (0-based) and layout of the current UMAP.
 pub fn umap_embedding(store: &Store, db: &MetaDb) -> Result<(Vec<u32>, Dense<f32>)> {
-    db.require_current("umap")?;
-    read_embedding(&store.path.join(UMAP_FILE)).map_err(|e| e.to_string())
+    let file = db.result_file("umap", UMAP_FILE, &store.path)?;
+    read_embedding(&file, &store.expect(UMAP_FILE, "run_umap(x)")).map_err(|e| e.to_string())
 }
 
 pub fn init_of(name: &str) -> Result<Init> {

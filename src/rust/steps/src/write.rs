@@ -92,14 +92,15 @@ pub(crate) fn quote_text(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// The SQL type of an input column; categoricals become ENUMs.
+/// The SQL type of an input column; categoricals become ENUMs (those without levels, whose
+/// every value is missing, text: DuckDB has no empty ENUM).
 pub(crate) fn sql_type(c: &Column) -> String {
     match c {
         Column::Bool(_) => "BOOLEAN".into(),
         Column::Int(_) => "BIGINT".into(),
         Column::Real(_) => "DOUBLE".into(),
         Column::Category { levels, .. }
-            if levels.len() <= MAX_ENUM_LEVELS && first_repeat(levels).is_none() =>
+            if !levels.is_empty() && levels.len() <= MAX_ENUM_LEVELS && first_repeat(levels).is_none() =>
         {
             format!(
                 "ENUM({})",

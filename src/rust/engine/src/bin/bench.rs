@@ -4,9 +4,10 @@
 //! an ingest, which makes two) and `cellstream-bench read STORE_DIR` (1,000 random cells and
 //! 100 random genes), `cellstream-bench passes STORE_DIR` (the QC pass and the HVG pass, each
 //! next to a plain lz4 decompress loop over the same chunks: the floor of any pass),
-//! `cellstream-bench graph EMBEDDING_FILE METHOD` (kNN k = 20 on 30 PCs with METHOD exact / hnsw /
-//! nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1), `cellstream-bench umap
-//! STORE_DIR` (UMAP from the store's knn.graph and pca.embedding, 15 neighbours, all threads).
+//! `cellstream-bench graph STORE_DIR METHOD` (kNN k = 20 on 30 PCs of the store's PCA with
+//! METHOD exact / hnsw / nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1),
+//! `cellstream-bench umap STORE_DIR` (UMAP from the store's kNN and PCA, 15 neighbours, all
+//! threads).
 
 use cellstream_engine::hvg::genestats::CellGroups;
 use cellstream_engine::hvg::{find_hvg, Method};
@@ -344,12 +345,30 @@ fn pca(store: &str, cells: &str, genes: &str, out: &str) -> Result<(), String> {
     std::fs::write(format!("{out}.stdev"), stdev.join("\n")).map_err(|e| e.to_string())
 }
 
-fn graph(embedding: &str, method: &str) -> Result<(), String> {
+/// The store at `dir` and its result file of `kind` (a store holds one per kind once its
+/// writer finished; the step records that name them are in DuckDB, which this tool skips).
+fn result_file(dir: &str, kind: &str) -> Result<(Store, std::path::PathBuf), String> {
+    let store = Store::open(Path::new(dir)).map_err(|e| e.to_string())?;
+    let file = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{kind}.")))
+        })
+        .ok_or(format!("'{dir}' has no {kind}"))?;
+    Ok((store, file))
+}
+
+fn graph(dir: &str, method: &str) -> Result<(), String> {
     use cellstream_engine::graph::knn::{find_knn, recall, Knn, Method, Metric, HNSW_DEFAULT};
     use cellstream_engine::graph::leiden::{leiden, LeidenOptions, Objective};
     use cellstream_engine::graph::snn::{snn, SnnWeight};
+    let (store, file) = result_file(dir, "pca.embedding")?;
     let (_, pcs) =
-        cellstream_engine::pca::file::read_embedding(Path::new(embedding)).map_err(|e| e.to_string())?;
+        cellstream_engine::pca::file::read_embedding(&file, &store.expect("pca.embedding", "run_pca(x)"))
+            .map_err(|e| e.to_string())?;
     let dims = 30;
     let data: Vec<f32> = (0..pcs.rows).flat_map(|r| pcs.row(r)[..dims].to_vec()).collect();
     drop(pcs);
@@ -437,11 +456,14 @@ fn graph(embedding: &str, method: &str) -> Result<(), String> {
 
 fn umap(store: &str) -> Result<(), String> {
     use cellstream_engine::umap::{umap, Init, UmapOptions};
-    let dir = Path::new(store);
+    let (opened, file) = result_file(store, "knn.graph")?;
     let (_, knn) =
-        cellstream_engine::graph::file::read_knn(&dir.join("knn.graph")).map_err(|e| e.to_string())?;
-    let (_, pcs) = cellstream_engine::pca::file::read_embedding(&dir.join("pca.embedding"))
-        .map_err(|e| e.to_string())?;
+        cellstream_engine::graph::file::read_knn(&file, &opened.expect("knn.graph", "find_neighbors(x)"))
+            .map_err(|e| e.to_string())?;
+    let (_, file) = result_file(store, "pca.embedding")?;
+    let (_, pcs) =
+        cellstream_engine::pca::file::read_embedding(&file, &opened.expect("pca.embedding", "run_pca(x)"))
+            .map_err(|e| e.to_string())?;
     let options = UmapOptions {
         n_neighbors: 15.min(knn.k),
         min_dist: 0.3,

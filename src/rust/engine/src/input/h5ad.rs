@@ -8,6 +8,7 @@ use crate::frame::Column;
 use crate::input::h5;
 use crate::input::h5ad_frame::{self, DataFrame};
 use crate::input::h5matrix::{to_counts, Compressed, Dense, Rounding, SLICE_ENTRIES};
+use crate::input::isolated::survives;
 use crate::input::regroup::{sort_within_cells, CellBlocks, CELL_BLOCK_ENTRIES};
 use crate::input::{first_repeat, CellBatch, CellSource, Features, Labels};
 use crate::monitor::Monitor;
@@ -50,7 +51,14 @@ pub struct H5adSource {
 }
 
 impl H5adSource {
+    /// Opens the file, first in a separate process (see `isolated`): a damaged file can crash
+    /// the HDF5 library.
     pub fn open(path: &Path, opts: &H5adOptions) -> Result<Self> {
+        survives(path, || drop(Self::open_here(path, opts)))?;
+        Self::open_here(path, opts)
+    }
+
+    fn open_here(path: &Path, opts: &H5adOptions) -> Result<Self> {
         let file = h5::open(path, "h5ad file")?;
         let root: &Group = &file;
         let (counts_from, note) = match opts.counts.as_str() {

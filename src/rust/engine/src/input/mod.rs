@@ -11,6 +11,7 @@ pub mod h5;
 pub mod h5ad;
 mod h5ad_frame;
 pub mod h5matrix;
+mod isolated;
 pub mod mtx;
 mod regroup;
 pub mod tenx_h5;
@@ -75,6 +76,35 @@ impl CellBatch {
 pub fn first_repeat(values: &[String]) -> Option<usize> {
     let mut seen = std::collections::HashSet::with_capacity(values.len());
     values.iter().position(|v| !seen.insert(v.as_str()))
+}
+
+/// An error naming the first name in `labels` that R and DuckDB cannot hold unaltered: one
+/// with a NUL byte (text stops there), or an empty cell or gene id.
+pub fn check_names(labels: &Labels, source: &str) -> crate::error::Result<()> {
+    let lists = [
+        ("cell id", &labels.cell_ids),
+        ("gene id", &labels.features.ids),
+        ("gene symbol", &labels.features.symbols),
+    ];
+    for (what, names) in lists {
+        if let Some(at) = names.iter().position(|n| n.contains('\0')) {
+            return Err(crate::error::Error::Input(format!(
+                "{source}: {what} number {} ({:?}) contains a NUL byte, which names cannot hold; fix the \
+                    input",
+                at + 1,
+                names[at].replace('\0', "\\0")
+            )));
+        }
+        if what != "gene symbol" {
+            if let Some(at) = names.iter().position(|n| n.is_empty()) {
+                return Err(crate::error::Error::Input(format!(
+                    "{source}: {what} number {} is empty; every {what} must be a non-empty name",
+                    at + 1
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Gene annotation as read from the input (ids are unique; symbols may repeat).

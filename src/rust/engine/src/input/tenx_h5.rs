@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Column, Frame};
 use crate::input::h5;
 use crate::input::h5matrix::{Compressed, Rounding, SLICE_ENTRIES};
+use crate::input::isolated::survives;
 use crate::input::regroup::sort_within_cells;
 use crate::input::{first_repeat, CellBatch, CellSource, Features, Labels};
 use hdf5::Group;
@@ -38,7 +39,14 @@ pub struct TenxH5Source {
 }
 
 impl TenxH5Source {
+    /// Opens the file, first in a separate process (see `isolated`): a damaged file can crash
+    /// the HDF5 library.
     pub fn open(path: &Path, opts: &TenxH5Options) -> Result<Self> {
+        survives(path, || drop(Self::open_here(path, opts)))?;
+        Self::open_here(path, opts)
+    }
+
+    fn open_here(path: &Path, opts: &TenxH5Options) -> Result<Self> {
         let file = h5::open(path, "10x HDF5 file")?;
         let root: &Group = &file;
         let source = if h5::is_group(root, "matrix") {

@@ -3,8 +3,8 @@
 //! chunk per gene (CSC). Any chunk is one positioned read plus one decompress.
 //!
 //! Header (64 bytes, little-endian): magic `CSTRCHNK`, version u32, axis u32, n_major u64,
-//! n_minor u64, nnz u64, table_offset u64, table_crc u32, header_crc u32 (of bytes 0..52),
-//! 8 reserved zero bytes. Table: n_major entries of 24 bytes (offset u64, compressed_len u32,
+//! n_minor u64, nnz u64, table_offset u64, table_crc u32, store tag u64 (the store it
+//! belongs to), header_crc u32 (of bytes 0..60). Table: n_major entries of 24 bytes (offset u64, compressed_len u32,
 //! payload_len u32, nnz u32, crc32 of the compressed bytes u32).
 
 use crate::error::{Error, IoContext, Result};
@@ -16,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: &[u8; 8] = b"CSTRCHNK";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const HEADER_LEN: u64 = 64;
 const ENTRY_LEN: usize = 24;
 
@@ -69,6 +69,7 @@ struct Header {
     nnz: u64,
     table_offset: u64,
     table_crc: u32,
+    store_tag: u64,
 }
 
 impl Header {
@@ -82,8 +83,9 @@ impl Header {
         b[32..40].copy_from_slice(&self.nnz.to_le_bytes());
         b[40..48].copy_from_slice(&self.table_offset.to_le_bytes());
         b[48..52].copy_from_slice(&self.table_crc.to_le_bytes());
-        let crc = crc32fast::hash(&b[0..52]);
-        b[52..56].copy_from_slice(&crc.to_le_bytes());
+        b[52..60].copy_from_slice(&self.store_tag.to_le_bytes());
+        let crc = crc32fast::hash(&b[0..60]);
+        b[60..64].copy_from_slice(&crc.to_le_bytes());
         b
     }
 
@@ -100,7 +102,7 @@ impl Header {
                 "has format version {version}; this cellstream reads version {VERSION}"
             )));
         }
-        if crc32fast::hash(&b[0..52]) != u32_at(52) {
+        if crc32fast::hash(&b[0..60]) != u32_at(60) {
             return Err(corrupt("has a damaged header (checksum mismatch)"));
         }
         let axis = match u32_at(12) {
@@ -115,6 +117,7 @@ impl Header {
             nnz: u64_at(32),
             table_offset: u64_at(40),
             table_crc: u32_at(48),
+            store_tag: u64_at(52),
         })
     }
 }
@@ -126,6 +129,7 @@ pub struct ChunkWriter {
     out: BufWriter<File>,
     axis: Axis,
     n_minor: u64,
+    store_tag: u64,
     position: u64,
     nnz: u64,
     table: Vec<Entry>,
@@ -133,7 +137,7 @@ pub struct ChunkWriter {
 }
 
 impl ChunkWriter {
-    pub fn create(path: &Path, axis: Axis, n_minor: u64) -> Result<Self> {
+    pub fn create(path: &Path, axis: Axis, n_minor: u64, store_tag: u64) -> Result<Self> {
         let file = File::create(path).ctx("cannot create", path)?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(&[0u8; HEADER_LEN as usize])
@@ -143,6 +147,7 @@ impl ChunkWriter {
             out,
             axis,
             n_minor,
+            store_tag,
             position: HEADER_LEN,
             nnz: 0,
             table: Vec::new(),
@@ -185,6 +190,7 @@ impl ChunkWriter {
             nnz: self.nnz,
             table_offset: self.position,
             table_crc: crc32fast::hash(&table),
+            store_tag: self.store_tag,
         };
         let mut file = self
             .out
@@ -276,6 +282,10 @@ impl ChunkReader {
     }
     pub fn nnz(&self) -> u64 {
         self.header.nnz
+    }
+    /// The tag of the store the file was written for.
+    pub fn store_tag(&self) -> u64 {
+        self.header.store_tag
     }
     /// Non-zeros of major `i`, from the table (no read).
     pub fn nnz_of(&self, i: usize) -> u32 {
@@ -383,7 +393,7 @@ mod tests {
     }
 
     fn write(path: &Path, rows: &Rows, n_minor: u64) {
-        let mut w = ChunkWriter::create(path, Axis::Cells, n_minor).unwrap();
+        let mut w = ChunkWriter::create(path, Axis::Cells, n_minor, 0).unwrap();
         for (i, c) in rows {
             w.push(i, c, &norm_of(c)).unwrap();
         }
@@ -464,7 +474,7 @@ mod tests {
     fn unfinished_file_never_opens() {
         let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("m.chunks");
-        let mut w = ChunkWriter::create(&path, Axis::Genes, 3).unwrap();
+        let mut w = ChunkWriter::create(&path, Axis::Genes, 3, 0).unwrap();
         w.push(&[0, 2], &[1, 1], &[f16::ONE, f16::ONE]).unwrap();
         drop(w); // killed before finish()
         assert!(ChunkReader::open(&path)

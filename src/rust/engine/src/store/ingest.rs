@@ -14,10 +14,12 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::frame::Frame;
-use crate::input::{CellBatch, CellSource};
+use crate::input::{check_names, CellBatch, CellSource};
 use crate::monitor::Monitor;
 use crate::store::chunkfile::{compress_chunk, Axis, ChunkWriter};
-use crate::store::manifest::{IngestRecord, Manifest, CELLS_FILE, GENES_FILE, STORE_MAGIC, STORE_VERSION};
+use crate::store::manifest::{
+    store_tag, IngestRecord, Manifest, CELLS_FILE, GENES_FILE, STORE_MAGIC, STORE_VERSION,
+};
 use crate::store::norm::log_normalise;
 use crate::store::spill::{block_path, read_block, SpillWriter};
 use half::f16;
@@ -91,6 +93,7 @@ pub fn ingest(
             opts.target_sum
         )));
     }
+    check_names(source.labels(), &source.describe())?;
     let n_input_cells = source.labels().cell_ids.len();
     let n_input_genes = source.labels().features.len();
 
@@ -134,10 +137,16 @@ pub fn ingest(
         blocks: GeneBlocks::plan(&kept_nnz, opts.genes_block_entries),
     };
 
+    let store_id = crate::store::manifest::new_store_id();
     let spill_dir = dir.join("by-gene.tmp");
-    let written = write_cells(source, dir, &plan, &scan.keep_cell, &spill_dir, opts, monitor)?;
+    let out = Destination {
+        dir,
+        spill_dir: &spill_dir,
+        store_tag: store_tag(&store_id),
+    };
+    let written = write_cells(source, &out, &plan, &scan.keep_cell, opts, monitor)?;
     let n_cells = written.source_cell.len();
-    let gene_counts = transpose(dir, &spill_dir, &plan.blocks, &written, opts.target_sum, monitor)?;
+    let gene_counts = transpose(&out, &plan.blocks, &written, opts.target_sum, monitor)?;
     let gene_cells = written.nnz_per_gene.iter().map(|&n| n as u32).collect();
     std::fs::remove_dir_all(&spill_dir).ctx("cannot remove", &spill_dir)?;
     if by_cell_dir.exists() {
@@ -169,7 +178,7 @@ pub fn ingest(
         magic: STORE_MAGIC.into(),
         format_version: STORE_VERSION,
         created_by: format!("cellstream {}", env!("CARGO_PKG_VERSION")),
-        store_id: crate::store::manifest::new_store_id(),
+        store_id,
         n_cells: n_cells as u64,
         n_genes: kept_genes.len() as u64,
         nnz: written.nnz,
@@ -285,20 +294,26 @@ struct PreparedCell {
     payload_len: usize,
 }
 
+/// Where an ingest writes: the staging folder, its spill folder, and the new store's tag.
+struct Destination<'a> {
+    dir: &'a Path,
+    spill_dir: &'a Path,
+    store_tag: u64,
+}
+
 fn write_cells(
     source: &mut dyn CellSource,
-    dir: &Path,
+    out: &Destination,
     plan: &GenePlan,
     keep_cell: &[bool],
-    spill_dir: &Path,
     opts: &IngestOptions,
     monitor: Monitor,
 ) -> Result<WrittenCells> {
     let (new_gene, n_genes, blocks) = (&plan.new_gene, plan.n_kept, &plan.blocks);
     let n_source_cells = source.labels().cell_ids.len() as u32;
-    let csr_path = dir.join(CELLS_FILE);
-    let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64)?;
-    let mut spills = SpillWriter::create(spill_dir, blocks.len())?;
+    let csr_path = out.dir.join(CELLS_FILE);
+    let mut csr = ChunkWriter::create(&csr_path, Axis::Cells, n_genes as u64, out.store_tag)?;
+    let mut spills = SpillWriter::create(out.spill_dir, blocks.len())?;
     let mut out = WrittenCells {
         source_cell: Vec::new(),
         n_counts: Vec::new(),
@@ -401,15 +416,15 @@ fn prepare_cell(
 /// Writes the gene-major file from the spills, one gene block in memory at a time.
 /// Returns the total counts per gene.
 fn transpose(
-    dir: &Path,
-    spill_dir: &Path,
+    out: &Destination,
     blocks: &GeneBlocks,
     cells: &WrittenCells,
     target_sum: f64,
     monitor: Monitor,
 ) -> Result<Vec<u64>> {
     let n_genes = cells.nnz_per_gene.len();
-    let mut csc = ChunkWriter::create(&dir.join(GENES_FILE), Axis::Genes, cells.source_cell.len() as u64)?;
+    let (spill_dir, n_cells) = (out.spill_dir, cells.source_cell.len() as u64);
+    let mut csc = ChunkWriter::create(&out.dir.join(GENES_FILE), Axis::Genes, n_cells, out.store_tag)?;
     let mut gene_counts = vec![0u64; n_genes];
     let library = &cells.n_counts;
     let task = "Ingest: writing genes";

@@ -10,6 +10,7 @@ pub mod cellfile;
 pub mod chunk;
 pub mod chunkfile;
 pub mod ingest;
+pub mod lock;
 pub mod manifest;
 pub mod norm;
 pub mod scan;
@@ -58,6 +59,15 @@ impl Store {
             && genes.n_minor() as u64 == manifest.n_cells
             && cells.nnz() == manifest.nnz
             && genes.nnz() == manifest.nnz;
+        for (file, name) in [(&cells, CELLS_FILE), (&genes, GENES_FILE)] {
+            if file.store_tag() != manifest.tag() {
+                return Err(Error::Corrupt(format!(
+                    "{name} of store '{}' belongs to another store (its files were mixed); ingest the \
+                        input again",
+                    path.display()
+                )));
+            }
+        }
         if !consistent {
             return Err(Error::Corrupt(format!(
                 "store '{}' is inconsistent: its chunk files disagree with its manifest",
@@ -70,6 +80,16 @@ impl Store {
             cells,
             genes,
         })
+    }
+
+    /// What a per-cell result file of this store must match to be read.
+    pub fn expect<'a>(&self, name: &'a str, rerun: &'a str) -> cellfile::Expect<'a> {
+        cellfile::Expect {
+            name,
+            store_tag: self.manifest.tag(),
+            n_cells: self.manifest.n_cells,
+            rerun,
+        }
     }
 
     /// Names and sizes in bytes of the files in the store directory.

@@ -98,7 +98,7 @@ mod tests {
     fn scan_returns_per_chunk_values_in_order_and_stops_when_interrupted() {
         let dir = crate::testdir::TestDir::new();
         let path = dir.path().join("m.chunks");
-        let mut w = ChunkWriter::create(&path, Axis::Cells, 10).unwrap();
+        let mut w = ChunkWriter::create(&path, Axis::Cells, 10, 0).unwrap();
         for i in 0..3000u32 {
             let n = (i % 7) as usize;
             let idx: Vec<u32> = (0..n as u32).collect();
