@@ -103,3 +103,39 @@ expect_same_store <- function(a, b, obs_cols = c("cell_id", "n_counts", "n_genes
   expect_identical(counts(a), counts(b))
   expect_identical(counts(a, layer = "norm"), counts(b, layer = "norm"))
 }
+
+# Runs R `code` in a child Rscript with this session's library paths. Waits and returns its
+# exit status and output, or with `wait = FALSE` returns at once its pid and log file.
+child_r <- function(code, wait = TRUE) {
+  script <- tempfile(fileext = ".R")
+  log <- tempfile(fileext = ".log")
+  writeLines(code, script)
+  run <- sprintf("R_LIBS='%s' Rscript '%s' >'%s' 2>&1", paste(.libPaths(), collapse = ":"), script, log)
+  if (wait) {
+    status <- system(run)
+    return(list(status = status, output = paste(readLines(log), collapse = "\n")))
+  }
+  list(pid = as.integer(system(paste(run, "& echo $!"), intern = TRUE)), log = log)
+}
+
+wait_for_exit <- function(pid, seconds = 10) {
+  for (i in seq_len(seconds * 10)) {
+    if (!file.exists(sprintf("/proc/%d", pid))) return(invisible(TRUE))
+    Sys.sleep(0.1)
+  }
+  invisible(FALSE)
+}
+
+# The one file of a result kind ("pca.embedding") in a store.
+result_file <- function(x, kind) {
+  f <- list.files(x$path, pattern = paste0("^", kind, "\\."), full.names = TRUE)
+  expect_length(f, 1)
+  f
+}
+
+# Flips one bit of byte `at` (1-based) of a file.
+flip_byte <- function(file, at) {
+  bytes <- readBin(file, "raw", file.size(file))
+  bytes[at] <- xor(bytes[at], as.raw(0x10))
+  writeBin(bytes, file)
+}

@@ -23,13 +23,6 @@ start_ingest <- function() {
   list(pid = pid, parent = parent, store = file.path(parent, "store"), partial = partial, log = log)
 }
 
-wait_for_exit <- function(pid) {
-  for (i in 1:100) {
-    if (!file.exists(sprintf("/proc/%d", pid))) return(invisible())
-    Sys.sleep(0.1)
-  }
-}
-
 test_that("an ingest killed mid-write leaves no store behind", {
   skip_on_os("windows")
   run <- start_ingest()

@@ -37,6 +37,24 @@ pub struct H5adContent<'a> {
 /// Removes the partial file unless the write completed.
 struct Partial(PathBuf, bool);
 
+/// Removes the partial files in `dir` (`.<name>.partial-<pid>`) of processes that are gone.
+fn remove_abandoned_partials(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owner = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".partial-"))
+            .and_then(|(_, pid)| pid.parse::<i32>().ok());
+        // SAFETY: signal 0 only asks whether the process exists.
+        if owner.is_some_and(|pid| unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Drop for Partial {
     fn drop(&mut self) {
         if !self.1 {
@@ -55,6 +73,11 @@ pub fn write_h5ad(store: &Store, path: &Path, content: &H5adContent, monitor: Mo
     let name = path
         .file_name()
         .ok_or_else(|| Error::Request(format!("'{}' is not a file path", path.display())))?;
+    remove_abandoned_partials(
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
     let mut partial = Partial(
         path.with_file_name(format!(
             ".{}.partial-{}",
