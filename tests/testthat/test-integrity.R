@@ -128,3 +128,39 @@ test_that("Ctrl-C stops a long query; the session and the store stay usable", {
   expect_match(log, "result: interrupted: the query was stopped; the store is unchanged")
   expect_match(log, "after: 200")
 })
+
+test_that("valid h5ad files read: an all-missing categorical, and h5py's libver='latest'", {
+  made <- tempfile(fileext = ".h5ad")
+  latest <- tempfile(fileext = ".h5ad")
+  run_python('
+import sys, numpy as np, pandas as pd, anndata as ad, h5py, scipy.sparse as sp
+n, g = 30, 20
+rng = np.random.default_rng(0)
+obs = pd.DataFrame(index=[f"c{i}" for i in range(n)])
+obs["empty_cat"] = pd.Categorical([np.nan] * n)
+obs["flag"] = np.arange(n) % 3 == 0
+X = sp.csr_matrix(rng.poisson(1.0, (n, g)).astype(np.float32))
+ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(g)])).write_h5ad(sys.argv[1])
+# The same written by hand with h5py, libver="latest": newer HDF5 encodings for the bool column.
+def attrs(obj, kind):
+    obj.attrs["encoding-type"] = kind
+    obj.attrs["encoding-version"] = "0.2.0"
+with h5py.File(sys.argv[2], "w", libver="latest") as f:
+    f.attrs["encoding-type"] = "anndata"; f.attrs["encoding-version"] = "0.1.0"
+    f.create_dataset("X", data=X.toarray()); attrs(f["X"], "array")
+    for name, ids, cols in [("obs", list(obs.index), {"flag": obs["flag"].values}), ("var", [f"g{j}" for j in range(g)], {})]:
+        grp = f.create_group(name); attrs(grp, "dataframe")
+        grp.attrs["_index"] = "_index"
+        grp.attrs["column-order"] = np.array(list(cols), dtype=h5py.string_dtype()) if cols else np.array([], dtype="float64")
+        grp.create_dataset("_index", data=np.array(ids, dtype=h5py.string_dtype())); attrs(grp["_index"], "string-array")
+        for c, v in cols.items():
+            grp.create_dataset(c, data=v); attrs(grp[c], "array")
+', made, latest)
+  x <- ingest_h5ad(made, tempfile(), verbose = FALSE)
+  o <- obs(x)
+  expect_true(all(is.na(o$empty_cat)))
+  expect_identical(o$flag, seq_len(30) %% 3 == 1)
+  expect_message(y <- ingest_h5ad(latest, tempfile()),
+                 "column 'flag' of /obs was left out: it is stored in an HDF5 encoding newer than")
+  expect_identical(counts(y), counts(x))
+})

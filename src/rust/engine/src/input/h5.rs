@@ -59,8 +59,18 @@ pub fn err<'a>(file: &'a Path, name: &'a str) -> impl Fn(hdf5::Error) -> Error +
 }
 
 pub fn dataset(g: &Group, name: &str, file: &Path) -> Result<Dataset> {
-    g.dataset(name)
-        .map_err(|_| Error::Input(format!("'{}' has no dataset '{}'", file.display(), join(g, name))))
+    g.dataset(name).map_err(|e| {
+        if g.link_exists(name) {
+            Error::Input(format!(
+                "'{}': cannot open the dataset '{}' ({})",
+                file.display(),
+                join(g, name),
+                short(&e)
+            ))
+        } else {
+            Error::Input(format!("'{}' has no dataset '{}'", file.display(), join(g, name)))
+        }
+    })
 }
 
 pub fn group(g: &Group, name: &str, file: &Path) -> Result<Group> {

@@ -43,7 +43,8 @@ pub struct H5adSource {
     labels: Labels,
     /// The matrix the counts were read from, and why when chosen automatically.
     pub counts_from: String,
-    note: Option<String>,
+    /// How the counts were chosen, and the annotation columns left out.
+    notes: Vec<String>,
     rounding: Rounding,
     /// Values rounded to whole numbers during the last pass.
     rounded: u64,
@@ -98,6 +99,7 @@ impl H5adSource {
                 obs.index[i]
             )));
         }
+        let notes = note.into_iter().chain(obs.left_out).chain(var.left_out.clone()).collect();
         let features = features_of(var, path)?;
         Ok(H5adSource {
             path: path.to_path_buf(),
@@ -108,7 +110,7 @@ impl H5adSource {
                 obs: obs.columns,
             },
             counts_from,
-            note,
+            notes,
             rounding: opts.rounding,
             rounded: 0,
             by_cell: None,
@@ -232,6 +234,7 @@ fn features_of(var: DataFrame, path: &Path) -> Result<Features> {
     let DataFrame {
         index,
         columns: mut extra,
+        ..
     } = var;
     let text = |c: Column| -> Option<Vec<String>> { c.to_text().into_iter().collect() };
     let id_column = GENE_ID_COLUMNS.iter().find(|n| {
@@ -279,7 +282,7 @@ impl CellSource for H5adSource {
         &self.labels
     }
     fn notes(&self) -> Vec<String> {
-        let mut notes: Vec<String> = self.note.iter().cloned().collect();
+        let mut notes = self.notes.clone();
         if self.rounded > 0 {
             notes.push(format!(
                 "{} values of {} were not whole numbers and were rounded",

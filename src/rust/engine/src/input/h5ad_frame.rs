@@ -11,11 +11,16 @@ use hdf5::types::TypeDescriptor;
 use hdf5::{Dataset, Group};
 use std::path::Path;
 
-/// A data frame: its index (cell or gene names) and its columns.
+/// A data frame: its index (cell or gene names), its columns, and notes on the columns left out.
 pub struct DataFrame {
     pub index: Vec<String>,
     pub columns: Frame,
+    pub left_out: Vec<String>,
 }
+
+/// HDF5 says this of an object written in a newer encoding than the library reads (e.g. a
+/// datatype of h5py's `libver='latest'` under Debian's libhdf5 1.10).
+const TOO_NEW: &str = "bad version number";
 
 pub fn read(g: &Group, file: &Path) -> Result<DataFrame> {
     let where_ = || format!("'{}': data frame '{}'", file.display(), g.name());
@@ -38,9 +43,22 @@ pub fn read(g: &Group, file: &Path) -> Result<DataFrame> {
             .collect();
     }
     let mut columns = Frame::default();
+    let mut left_out = Vec::new();
     for name in names {
-        let col = read_column(g, &name, file)
-            .map_err(|why| Error::Input(format!("{}, column '{name}': {why}", where_())))?;
+        let col = match read_column(g, &name, file) {
+            Ok(col) => col,
+            Err(why) if why.contains(TOO_NEW) => {
+                let (major, minor, release) = hdf5::library_version();
+                left_out.push(format!(
+                    "column '{name}' of {} was left out: it is stored in an HDF5 encoding newer than this \
+                        system's HDF5 library ({major}.{minor}.{release}) reads (h5py's libver='latest'); \
+                        write the file with anndata's defaults to keep it",
+                    g.name()
+                ));
+                continue;
+            }
+            Err(why) => return Err(Error::Input(format!("{}, column '{name}': {why}", where_()))),
+        };
         if col.len() != n {
             return Err(Error::Input(format!(
                 "{}, column '{name}' has {} values but the index has {n}",
@@ -50,7 +68,11 @@ pub fn read(g: &Group, file: &Path) -> Result<DataFrame> {
         }
         columns.push(name, col);
     }
-    Ok(DataFrame { index, columns })
+    Ok(DataFrame {
+        index,
+        columns,
+        left_out,
+    })
 }
 
 /// Errors here are the reason only; `read` adds where.
