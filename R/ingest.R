@@ -102,6 +102,7 @@ ingest_10x_h5 <- function(path, store, genome = NULL, feature_types = "Gene Expr
 run_ingest <- function(routine, store, path, samples, genes, min_cells, min_genes, min_counts,
                        target_sum, verbose, ...) {
   genes <- match.arg(genes, c("union", "intersection"))
+  if (!is.character(store) || length(store) != 1) stop("`store` must be a single string", call. = FALSE)
   samples <- sample_names(path, samples)
   filters <- list(min_cells = min_cells, min_genes = min_genes, min_counts = min_counts,
                   target_sum = target_sum)

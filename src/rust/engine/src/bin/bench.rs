@@ -1,7 +1,8 @@
 //! Engine benchmarks without R: `cellstream-bench simulate DIR N_CELLS N_GENES`,
 //! `cellstream-bench ingest INPUT OUT_DIR` (chunk files only, no DuckDB; INPUT is a 10x MTX
 //! directory or an .h5ad file), `cellstream-bench pass INPUT` (one reading pass: the floor of
-//! an ingest, which makes two) and `cellstream-bench read STORE_DIR` (1,000 random cells and
+//! an ingest, which makes two), `cellstream-bench open INPUT.h5ad` (opening an h5ad: names,
+//! annotation and matrix layout, first in a child process, then here) and `cellstream-bench read STORE_DIR` (1,000 random cells and
 //! 100 random genes), `cellstream-bench passes STORE_DIR` (the QC pass and the HVG pass, each
 //! next to a plain lz4 decompress loop over the same chunks: the floor of any pass),
 //! `cellstream-bench graph STORE_DIR METHOD` (kNN k = 20 on 30 PCs of the store's PCA with
@@ -34,6 +35,7 @@ fn main() {
         Some("simulate") if args.len() == 5 => simulate(&args[2], &args[3], &args[4]),
         Some("ingest") if args.len() == 4 => run_ingest(&args[2], &args[3]),
         Some("pass") if args.len() == 3 => pass(&args[2]),
+        Some("open") if args.len() == 3 => open(&args[2]),
         Some("read") if args.len() == 3 => read(&args[2]),
         Some("passes") if args.len() == 3 => passes(&args[2]),
         Some("pca") if args.len() == 6 => pca(&args[2], &args[3], &args[4], &args[5]),
@@ -359,6 +361,22 @@ fn result_file(dir: &str, kind: &str) -> Result<(Store, std::path::PathBuf), Str
         })
         .ok_or(format!("'{dir}' has no {kind}"))?;
     Ok((store, file))
+}
+
+fn open(input: &str) -> Result<(), String> {
+    let t = Instant::now();
+    let opts = H5adOptions {
+        counts: "auto".into(),
+        rounding: Rounding::Nearest,
+    };
+    let source = H5adSource::open(Path::new(input), &opts).map_err(|e| e.to_string())?;
+    println!(
+        "opened {} cells x {} genes in {:.2} s (the same open runs first in a child process)",
+        source.labels().cell_ids.len(),
+        source.labels().features.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn graph(dir: &str, method: &str) -> Result<(), String> {

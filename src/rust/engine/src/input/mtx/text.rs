@@ -37,12 +37,21 @@ pub(super) fn read_header(path: &Path) -> Result<(Header, BufReader<Box<dyn Read
     };
     let mut line = String::new();
     let mut lines = 0u64;
-    let mut next_line = |line: &mut String, reader: &mut BufReader<Box<dyn Read + Send>>| -> Result<bool> {
+    let mut next_line = |line: &mut String, reader: &mut BufReader<Box<dyn Read + Send>>| {
         line.clear();
         lines += 1;
-        Ok(reader.read_line(line).ctx("cannot read", path)? > 0)
+        reader.read_line(line).map(|n| n > 0)
     };
-    if !next_line(&mut line, &mut reader).map_err(|_| bad("it is not text".into()))? {
+    // Bytes that are not UTF-8 are a file that is not text; other errors (a damaged gzip
+    // stream) are reported as they are.
+    let first = next_line(&mut line, &mut reader).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData && e.to_string().contains("UTF-8") {
+            bad("it is not text".into())
+        } else {
+            Error::io(format!("cannot read '{}'", path.display()), e)
+        }
+    })?;
+    if !first {
         return Err(bad("the file is empty".into()));
     }
     let banner: Vec<String> = line.split_whitespace().map(|w| w.to_ascii_lowercase()).collect();
@@ -73,7 +82,7 @@ pub(super) fn read_header(path: &Path) -> Result<(Header, BufReader<Box<dyn Read
         )));
     }
     loop {
-        if !next_line(&mut line, &mut reader)? {
+        if !next_line(&mut line, &mut reader).ctx("cannot read", path)? {
             return Err(bad("the size line is missing".into()));
         }
         if !line.starts_with('%') && !line.trim().is_empty() {
