@@ -30,14 +30,20 @@ pub struct Writer {
 impl Writer {
     pub fn open(dir: &Path, manifest: &Manifest) -> Result<Self> {
         let lock = WriteLock::acquire(dir, WRITER_WAIT).map_err(|e| e.to_string())?;
+        let modified = |name: &str| std::fs::metadata(dir.join(name)).and_then(|m| m.modified()).ok();
+        // A writer killed after its commit left the snapshot behind (older than the database).
+        let behind = modified(SNAPSHOT_FILE) < modified(META_FILE);
         let db = MetaDb::open(&dir.join(META_FILE), manifest)?;
         let writer = Writer {
             db,
             dir: dir.to_path_buf(),
             _lock: lock,
         };
-        // A writer killed after its commit left the snapshot behind and files behind.
-        writer.publish()?;
+        if behind {
+            writer.publish()?;
+        } else {
+            remove_unnamed_files(&writer.dir, &writer.db.result_files()?);
+        }
         Ok(writer)
     }
 

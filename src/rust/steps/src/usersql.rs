@@ -68,10 +68,8 @@ fn split_statements(sql: &str) -> Result<Vec<String>> {
             (true, len)
         } else if rest.starts_with("--") {
             (false, rest.find('\n').unwrap_or(rest.len()))
-        } else if rest.starts_with("/*") {
-            let end = rest[2..]
-                .find("*/")
-                .ok_or("the query has an unclosed /* comment")?;
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            let end = comment.find("*/").ok_or("the query has an unclosed /* comment")?;
             (false, end + 4)
         } else if let Some(tag) = dollar_tag(rest) {
             let end = rest[tag.len()..]

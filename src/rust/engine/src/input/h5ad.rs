@@ -99,7 +99,11 @@ impl H5adSource {
                 obs.index[i]
             )));
         }
-        let notes = note.into_iter().chain(obs.left_out).chain(var.left_out.clone()).collect();
+        let notes = note
+            .into_iter()
+            .chain(obs.left_out)
+            .chain(var.left_out.clone())
+            .collect();
         let features = features_of(var, path)?;
         Ok(H5adSource {
             path: path.to_path_buf(),
