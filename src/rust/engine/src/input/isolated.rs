@@ -4,7 +4,8 @@
 //! user's R session. So a file is first opened (names, annotation, matrix layout: every
 //! variable-length read) in a forked child process that then exits; only if that child ends
 //! normally is the file opened in this process. The child runs on one thread: the work it is
-//! given must not use rayon (its worker threads do not exist after a fork).
+//! given must not use rayon (its worker threads do not exist after a fork) nor locks another
+//! thread may hold at the fork (the HDF5 lock is taken for the fork itself).
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -13,8 +14,10 @@ use std::time::Duration;
 /// Runs `open` in a child process first; an error when the child is killed by a signal.
 pub fn survives(path: &Path, open: impl FnOnce()) -> Result<()> {
     // SAFETY: the child only runs `open` (HDF5 reads, allocation) and leaves by `_exit`, never
-    // returning into the parent's code, running its exit handlers or touching R.
-    let pid = unsafe { libc::fork() };
+    // returning into the parent's code, running its exit handlers or touching R. The fork
+    // happens holding the HDF5 crate's lock, so that no other thread holds it then: a child
+    // would wait for it forever.
+    let pid = hdf5::sync::sync(|| unsafe { libc::fork() });
     if pid == 0 {
         // The parent's handlers (R's prints a traceback and asks what to do) must not run here.
         for signal in [
@@ -35,6 +38,11 @@ pub fn survives(path: &Path, open: impl FnOnce()) -> Result<()> {
             std::io::Error::last_os_error(),
         ));
     }
+    // Opening reads names and annotation, not counts: far less than a second per million
+    // cells. A child still running after this budget is looping on a damaged file.
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let budget = Duration::from_secs(20 + size / (20 << 20));
+    let started = std::time::Instant::now();
     let mut status = 0;
     loop {
         // SAFETY: waits for our own child.
@@ -47,6 +55,19 @@ pub fn survives(path: &Path, open: impl FnOnce()) -> Result<()> {
                 "cannot wait for the check of an HDF5 file",
                 std::io::Error::last_os_error(),
             ));
+        }
+        if started.elapsed() > budget {
+            // SAFETY: ends and reaps our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return Err(Error::Input(format!(
+                "'{}' is damaged: opening it did not finish within {} s (it ran in a separate process, \
+                    which was stopped). Download or export the file again",
+                path.display(),
+                budget.as_secs()
+            )));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
