@@ -45,14 +45,10 @@ fn guarded(body: impl FnOnce() -> Res<Robj>) -> Robj {
     let message = match outcome {
         Ok(Ok(value)) => return value,
         Ok(Err(message)) => message,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            format!("internal error in cellstream (please report it): {what}")
-        }
+        Err(panic) => format!(
+            "internal error in cellstream (please report it): {}",
+            cellstream_engine::error::panic_message(&*panic)
+        ),
     };
     let mut r = Robj::from(message);
     r.set_class(&["cellstream_error"])

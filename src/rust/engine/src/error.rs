@@ -46,3 +46,12 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(format!("{what} '{}'", path.display()), e))
     }
 }
+
+/// The message a caught panic carried (empty when it carried no text).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}

@@ -43,13 +43,6 @@ pub(crate) fn rng(seed: u64) -> Xoshiro256PlusPlus {
 pub(crate) fn no_panic<T>(case: &str, read: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(read)) {
         Ok(outcome) => outcome,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panic!("{case}: panicked: {what}")
-        }
+        Err(panic) => panic!("{case}: panicked: {}", crate::error::panic_message(&*panic)),
     }
 }
