@@ -7,7 +7,8 @@ export CARGO_TARGET_DIR := $(CELLSTREAM_TARGET_DIR)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 R_LIB ?= $(HOME)/.cache/cellstream-rlib
 export R_LIBS_USER := $(R_LIB)
-APT_PACKAGES = r-base-dev r-cran-cli r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 r-cran-igraph r-bioc-bluster r-cran-seuratobject pandoc curl \
+APT_PACKAGES = r-base-dev r-cran-cli r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 r-cran-igraph r-bioc-bluster r-cran-seuratobject \
+               r-bioc-edger r-bioc-deseq2 r-bioc-limma pandoc curl \
                libhdf5-dev pkg-config python3-venv
 # Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
 # scipy < 1.14: scanpy 1.11's neighbors calls getnnz on the csr_array it gets back, which

@@ -76,9 +76,11 @@ object_parts <- function(x, cells, genes) {
 }
 
 require_package <- function(pkg) {
+  debian <- c(Seurat = "r-cran-seurat", SeuratObject = "r-cran-seuratobject",
+              SingleCellExperiment = "r-bioc-singlecellexperiment", edgeR = "r-bioc-edger",
+              DESeq2 = "r-bioc-deseq2", limma = "r-bioc-limma")
   if (!requireNamespace(pkg, quietly = TRUE)) {
-    stop(sprintf(paste0("package '%s' is needed for this; on Debian/Ubuntu install r-cran-seurat or ",
-        "r-bioc-singlecellexperiment"),
-                 pkg), call. = FALSE)
+    stop(sprintf("package '%s' is needed for this; on Debian/Ubuntu install %s", pkg,
+                 if (pkg %in% names(debian)) debian[[pkg]] else paste0("r-cran-", tolower(pkg))), call. = FALSE)
   }
 }

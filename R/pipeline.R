@@ -3,9 +3,12 @@
 #' Ingests `input` (a 10x MTX directory, a 10x HDF5 `.h5` file or an `.h5ad` file) into a
 #' store, or opens the store if `store` already is one, then runs: QC metrics, outlier calls
 #' (3 MADs, as scater) and keeping the other cells, highly variable genes, PCA, neighbours,
-#' Leiden clusters and UMAP. Writes to `output_dir`: `umap.png` (coloured by cluster),
-#' `qc.png`, `cells.csv` (one row per cell: QC metrics, outlier call, kept, cluster, UMAP
-#' coordinates) and `timings.csv` (wall time and peak memory of each step).
+#' Leiden clusters, UMAP and marker genes of each cluster ([find_all_markers()], Seurat 5's
+#' defaults with `only_pos = TRUE`). Writes to `output_dir`: `umap.png` (coloured by cluster),
+#' `qc.png`, `markers.csv` (the top 10 markers of each cluster), `dotplot.png` (the top 5
+#' markers of each cluster, 3 beyond 8 clusters, at most 60 genes; [plot_dot()]), `cells.csv`
+#' (one row per cell: QC metrics, outlier call, kept, cluster, UMAP coordinates) and
+#' `timings.csv` (wall time and peak memory of each step).
 #'
 #' The job adapts to the data: on a gene panel with fewer genes than `n_hvg` it uses every
 #' gene (and fewer PCs than genes), with a message; when QC keeps under 10% of the barcodes
@@ -74,10 +77,19 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, verbose = verbose))
   step("leiden", cluster_leiden(x, resolution = resolution, name = "leiden", seed = 0, verbose = verbose))
   step("umap", run_umap(x, n_neighbors = umap_neighbors, seed = seed, verbose = verbose))
+  markers <- step("markers", find_all_markers(x, group_by = "leiden", only_pos = TRUE, verbose = verbose))
   step("plots", {
     ggplot2::ggsave(file.path(output_dir, "umap.png"), plot_embedding(x, color_by = "leiden"), width = 7,
                     height = 6, dpi = 150)
     ggplot2::ggsave(file.path(output_dir, "qc.png"), plot_qc(x), width = 9, height = 4, dpi = 150)
+    utils::write.csv(top_markers(markers, 10), file.path(output_dir, "markers.csv"), row.names = FALSE)
+    shown <- unique(top_markers(markers, if (nlevels(markers$cluster) <= 8) 5 else 3)$gene_id)
+    shown <- utils::head(shown, MAX_DOTPLOT_GENES)
+    if (length(shown) > 0) {
+      ggplot2::ggsave(file.path(output_dir, "dotplot.png"), plot_dot(x, shown, group_by = "leiden"),
+                      width = min(30, 3 + 0.22 * length(shown)), height = min(30, 2 + 0.25 * nlevels(markers$cluster)),
+                      dpi = 150, limitsize = FALSE)
+    }
   })
   step("table", {
     cells <- suppressMessages(obs(x))
@@ -91,6 +103,15 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   })
   utils::write.csv(timings, file.path(output_dir, "timings.csv"), row.names = FALSE)
   invisible(list(store = x, timings = timings))
+}
+
+# Genes shown in the pipeline's dot plot at most (top markers of each cluster, in cluster order).
+MAX_DOTPLOT_GENES <- 60
+
+# The first `n` rows of each cluster of a marker table (ordered by p-value within clusters).
+top_markers <- function(markers, n) {
+  rows <- unlist(lapply(split(seq_len(nrow(markers)), markers$cluster), utils::head, n), use.names = FALSE)
+  markers[sort(rows), , drop = FALSE]
 }
 
 # One line on what the ingest filters kept.

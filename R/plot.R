@@ -122,3 +122,88 @@ plot_qc <- function(x, outliers = "qc_outlier", by = NULL, max_points = 20000) {
 MAX_LEGEND_KEYS <- 40
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+
+#' Dot plot of genes per group
+#'
+#' Seurat's `DotPlot()`: for each gene and group, the dot's size is the percent of the
+#' group's cells that express the gene and its colour the average expression (mean CP10k,
+#' [average_expression()]), scaled across groups per gene (z-score clipped to -2.5..2.5) unless
+#' `scale = FALSE` (then log1p of the mean). The numbers are those of [aggregate_expression()].
+#'
+#' @param x A store.
+#' @param features Genes (ids or symbols), e.g. the top markers of each cluster.
+#' @param group_by An obs column of groups (`"leiden"`).
+#' @param scale Scale each gene's averages across groups (`TRUE`, as Seurat).
+#' @return A `ggplot` object; its data hold `gene`, `group`, `avg_exp`, `pct_exp` and
+#'   `avg_exp_scaled`.
+#' @export
+plot_dot <- function(x, features, group_by = "leiden", scale = TRUE) {
+  a <- aggregate_expression(x, unique(features), group_by, fun = c("mean", "pct"), layer = "cp10k", format = "long")
+  names(a)[names(a) == "mean"] <- "avg_exp"
+  names(a)[names(a) == "pct"] <- "pct_exp"
+  a$avg_exp_scaled <- stats::ave(a$avg_exp, a$gene, FUN = if (scale) scaled_across_groups else log1p)
+  a$gene <- factor(a$gene, levels = unique(a$gene))
+  ggplot2::ggplot(a, ggplot2::aes(x = .data$gene, y = .data$group)) +
+    ggplot2::geom_point(ggplot2::aes(size = .data$pct_exp, colour = .data$avg_exp_scaled)) +
+    ggplot2::scale_radius(range = c(0, 6), limits = c(0, 100)) +
+    ggplot2::scale_colour_gradient(low = "lightgrey", high = "blue") +
+    ggplot2::labs(x = NULL, y = group_by, size = "% expressed",
+                  colour = if (scale) "average\n(scaled)" else "log1p(average)") +
+    ggplot2::theme_classic() +
+    ggplot2::theme(axis.text.x = ggplot2::element_text(angle = 90, hjust = 1, vjust = 0.5))
+}
+
+#' Violin plots of genes per group
+#'
+#' Seurat's `VlnPlot()`: each gene's log-normalised values (the stored layer) over the kept
+#' cells, one violin per group, with at most `max_points` cells per gene drawn as points.
+#'
+#' @inheritParams plot_dot
+#' @param max_points Most points drawn per gene (20,000).
+#' @return A `ggplot` object, one facet per gene.
+#' @export
+plot_violin <- function(x, features, group_by = "leiden", max_points = 20000) {
+  o <- sql(x, sprintf('SELECT "%s" AS grp FROM obs ORDER BY cell_index', gsub('"', '""', group_by)))
+  values <- gene_values(x, features)
+  kept <- keep(x)
+  genes <- names(values)[-1]
+  long <- data.frame(gene = factor(rep(genes, each = sum(kept)), levels = genes),
+                     group = factor(rep(o$grp[kept], length(genes))),
+                     value = unlist(lapply(values[-1], function(v) v[kept]), use.names = FALSE))
+  shown <- long[unlist(lapply(split(seq_len(nrow(long)), long$gene), function(i) {
+    i[sample.int(length(i), min(length(i), max_points))]
+  })), ]
+  ggplot2::ggplot(long, ggplot2::aes(x = .data$group, y = .data$value, fill = .data$group)) +
+    ggplot2::geom_violin(scale = "width", colour = "black") +
+    ggplot2::geom_jitter(data = shown, width = 0.3, height = 0, size = 0.1, alpha = 0.3) +
+    ggplot2::facet_wrap(~gene, scales = "free_y") +
+    ggplot2::labs(x = group_by, y = "log-normalised expression") +
+    ggplot2::guides(fill = "none") +
+    ggplot2::theme_classic()
+}
+
+#' Heatmap of scaled group means
+#'
+#' Each gene's mean log-normalised value per group ([aggregate_expression()], exact values),
+#' scaled across groups (z-score, clipped to -2.5..2.5): a compact view of markers per cluster.
+#'
+#' @inheritParams plot_dot
+#' @return A `ggplot` object; its data hold `gene`, `group`, `mean` and `scaled`.
+#' @export
+plot_heatmap <- function(x, features, group_by = "leiden") {
+  a <- aggregate_expression(x, unique(features), group_by, fun = "mean", layer = "norm", format = "long")
+  a$scaled <- stats::ave(a$mean, a$gene, FUN = scaled_across_groups)
+  a$gene <- factor(a$gene, levels = rev(unique(a$gene)))
+  ggplot2::ggplot(a, ggplot2::aes(x = .data$group, y = .data$gene, fill = .data$scaled)) +
+    ggplot2::geom_tile() +
+    ggplot2::scale_fill_gradient2(low = "#3B4CC0", mid = "white", high = "#B40426", limits = c(-2.5, 2.5)) +
+    ggplot2::labs(x = group_by, y = NULL, fill = "scaled\nmean") +
+    ggplot2::theme_minimal()
+}
+
+# One gene's values across groups as z-scores clipped to -2.5..2.5 (Seurat's DotPlot scaling);
+# a gene without spread gets 0.
+scaled_across_groups <- function(v) {
+  z <- if (length(v) > 1 && stats::sd(v) > 0) (v - mean(v)) / stats::sd(v) else 0 * v
+  pmin(pmax(z, -2.5), 2.5)
+}

@@ -129,3 +129,39 @@ var.cellstream_store <- function(x, ...) {
 cell_ids <- function(x) rust(wrap__cs_ids, x$path, "cells")
 gene_ids <- function(x) rust(wrap__cs_ids, x$path, "genes")
 gene_symbols <- function(x) sql(x, "SELECT symbol FROM var ORDER BY gene_index")$symbol
+
+#' Annotate cells
+#'
+#' Stores a column of your own in [obs()] (cell types named from markers, donors, conditions
+#' for [de_pseudobulk()] ...), as the step `obs:<name>`; setting it again replaces it.
+#'
+#' @param x A store.
+#' @param name The obs column to write.
+#' @param values One value per cell in store order (logical, numeric, character or factor;
+#'   `NA` where none), or a vector named by cell id (cells not named get `NA`).
+#' @param verbose Print a one-line summary (`TRUE`).
+#' @return The store, invisibly.
+#' @examples
+#' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())
+#' set_obs(x, "half", rep(c("a", "b"), length.out = 300))
+#' table(obs(x)$half)
+#' @export
+set_obs <- function(x, name, values, verbose = TRUE) {
+  if (!is.character(name) || length(name) != 1 || is.na(name) || !nzchar(name)) {
+    stop("`name` must name the obs column", call. = FALSE)
+  }
+  if (!is.null(names(values))) {
+    ids <- cell_ids(x)
+    unknown <- setdiff(names(values), ids)
+    if (length(unknown) > 0) {
+      stop(sprintf("%d name(s) of `values` are not cell ids of the store, e.g. '%s'", length(unknown), unknown[1]),
+           call. = FALSE)
+    }
+    values <- unname(values[match(ids, names(values))])
+  }
+  levels <- if (is.factor(values)) levels(values) else NULL
+  if (is.factor(values)) values <- as.character(values)
+  rust(wrap__cs_set_obs, x$path, name, values, levels)
+  say(verbose, "obs column '%s' set (%s cells with a value)", name, num(sum(!is.na(values))))
+  invisible(x)
+}

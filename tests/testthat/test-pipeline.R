@@ -4,9 +4,15 @@ test_that("run_pipeline goes from a 10x directory to clusters, plots and a resul
   out <- tempfile("job_")
   input <- simulate_counts(1500, 3000, n_clusters = 4, path = tempfile("sim_"), seed = 3)
   res <- run_pipeline(input, out, n_pcs = 20, n_neighbor_pcs = 15, verbose = FALSE)
-  expect_setequal(list.files(out), c("store", "umap.png", "qc.png", "cells.csv", "timings.csv"))
+  expect_setequal(list.files(out), c("store", "umap.png", "qc.png", "markers.csv", "dotplot.png", "cells.csv",
+                                     "timings.csv"))
   expect_equal(res$timings$step, c("ingest", "qc", "outliers", "keep", "hvg", "pca", "neighbors", "leiden",
-                                   "umap", "plots", "table"))
+                                   "umap", "markers", "plots", "table"))
+  top <- utils::read.csv(file.path(out, "markers.csv"))
+  expect_true(all(table(top$cluster) <= 10))
+  expect_true(all(top$avg_log2FC > 0 & top$p_val < 0.01))
+  expect_identical(top$gene, markers(res$store)$gene[match(paste(top$cluster, top$gene_id),
+                                                           paste(markers(res$store)$cluster, markers(res$store)$gene_id))])
   expect_true(all(res$timings$seconds >= 0))
   expect_true(all(res$timings$peak_rss_mb > 0))
   cells <- utils::read.csv(file.path(out, "cells.csv"))

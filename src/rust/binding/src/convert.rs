@@ -64,15 +64,20 @@ pub fn gene_universe(x: &Robj) -> Res<GeneUniverse> {
     }
 }
 
-/// The ingest filters, from the R list `filters` (min_cells, min_genes, min_counts, target_sum).
-pub fn ingest_options(filters: &Robj) -> Res<IngestOptions> {
-    let list = filters.as_list().ok_or("`filters` must be a list")?;
-    let get = |name: &str| {
+/// The elements of the named R list `x` (R's side builds it), looked up by name.
+pub fn fields<'a>(x: &'a Robj, arg: &'a str) -> Res<impl Fn(&str) -> Res<Robj> + 'a> {
+    let list = x.as_list().ok_or_else(|| format!("`{arg}` must be a list"))?;
+    Ok(move |name: &str| {
         list.iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v)
-            .ok_or_else(|| format!("`filters` lacks {name}"))
-    };
+            .ok_or_else(|| format!("`{arg}` lacks {name}"))
+    })
+}
+
+/// The ingest filters, from the R list `filters` (min_cells, min_genes, min_counts, target_sum).
+pub fn ingest_options(filters: &Robj) -> Res<IngestOptions> {
+    let get = fields(filters, "filters")?;
     Ok(IngestOptions {
         min_cells: count(&get("min_cells")?, "min_cells")? as u32,
         min_genes: count(&get("min_genes")?, "min_genes")? as u32,
@@ -200,6 +205,53 @@ pub fn table_to_list(t: Frame) -> Robj {
     let mut list = List::from_values(columns);
     list.set_names(t.names).expect("names match columns");
     list.into()
+}
+
+/// An R vector as a typed column: logical, integer, double, or character (a factor's
+/// labels, with its `levels`, become a categorical).
+pub fn column(x: &Robj, levels: &Robj, arg: &str) -> Res<Column> {
+    if let Some(levels) = optional_strings(levels, "levels")? {
+        let labels = optional_labels(x, arg)?;
+        let codes = labels
+            .iter()
+            .map(|label| match label {
+                None => Ok(None),
+                Some(l) => levels
+                    .iter()
+                    .position(|v| v == l)
+                    .map(|k| Some(k as u32))
+                    .ok_or_else(|| format!("`{arg}` holds a value outside its levels")),
+            })
+            .collect::<Res<Vec<_>>>()?;
+        return Ok(Column::Category {
+            codes,
+            levels,
+            ordered: false,
+        });
+    }
+    if let Some(v) = x.as_logical_slice() {
+        return Ok(Column::Bool(
+            v.iter().map(|b| (!b.is_na()).then(|| b.is_true())).collect(),
+        ));
+    }
+    if let Some(v) = x.as_integer_slice() {
+        return Ok(Column::Int(
+            v.iter().map(|&i| (i != i32::MIN).then_some(i as i64)).collect(),
+        ));
+    }
+    if let Some(v) = x.as_real_slice() {
+        return Ok(Column::Real(
+            v.iter().map(|&f| (!f.is_nan()).then_some(f)).collect(),
+        ));
+    }
+    Ok(Column::Text(optional_labels(x, arg)?))
+}
+
+fn optional_labels(x: &Robj, arg: &str) -> Res<Vec<Option<String>>> {
+    let v = x
+        .as_str_iter()
+        .ok_or_else(|| format!("`{arg}` must be a logical, numeric, character or factor vector"))?;
+    Ok(v.map(|s| (!s.is_na()).then(|| s.to_owned())).collect())
 }
 
 /// A vector of whole numbers >= 1 (e.g. top-N sizes).

@@ -1,7 +1,7 @@
 //! The R binding: converts R values to engine types and back, and maps every error and panic
 //! to a classed condition string that the R side raises with `stop()`. No logic lives here.
 //! One file per domain, as in `R/`: simulate, ingest, store, matrix, keep, qc, hvg, pca,
-//! graph, umap, steps, export; `convert` (R values), `session` (open stores) and `progress`
+//! graph, umap, markers, expression, steps, export; `convert` (R values), `session` (open stores) and `progress`
 //! (progress bars) serve them all.
 
 // Each routine takes one value per argument of the R function it serves.
@@ -11,10 +11,12 @@ use extendr_api::prelude::*;
 
 mod convert;
 mod export;
+mod expression;
 mod graph;
 mod hvg;
 mod ingest;
 mod keep;
+mod markers;
 mod matrix;
 mod pca;
 mod progress;
@@ -68,6 +70,8 @@ extendr_module! {
     use pca;
     use graph;
     use umap;
+    use markers;
+    use expression;
     use steps;
     use export;
 }

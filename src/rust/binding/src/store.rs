@@ -1,4 +1,5 @@
-//! The store itself: what `print()` and `dim()` show, closing it, SQL on its metadata, ids.
+//! The store itself: what `print()` and `dim()` show, closing it, SQL on its metadata, ids,
+//! the user's own cell annotations.
 
 use super::convert::*;
 use super::progress::with_progress;
@@ -51,6 +52,18 @@ fn cs_sql(store: Robj, query: Robj) -> Robj {
     })
 }
 
+/// Stores `values` (one per cell, store order) as the obs column `name`.
+#[extendr]
+fn cs_set_obs(store: Robj, name: Robj, values: Robj, levels: Robj) -> Robj {
+    guarded(|| {
+        let s = session::open(&path(&store, "store")?)?;
+        let name = string(&name, "name")?;
+        let values = column(&values, &levels, "values")?;
+        s.write(|db| cellstream_steps::annotate_cells(db, &name, values))?;
+        Ok(().into())
+    })
+}
+
 /// Cell ids ("cells") or gene ids ("genes") in store order.
 #[extendr]
 fn cs_ids(store: Robj, which: Robj) -> Robj {
@@ -69,5 +82,6 @@ extendr_module! {
     fn cs_store_info;
     fn cs_close;
     fn cs_sql;
+    fn cs_set_obs;
     fn cs_ids;
 }

@@ -9,11 +9,15 @@
 //! - `pca`: principal components of the scaled values, never densified;
 //! - `graph`: kNN, sNN and fuzzy graphs, Leiden clustering;
 //! - `umap`: UMAP layouts from a stored kNN;
+//! - `aggregate`: expression summarised per group of cells, pseudobulk sums;
+//! - `markers`: marker genes and differential expression (Wilcoxon, ROC, t), cells as
+//!   observations;
 //! - `simulate`: simulated 10x data for tests, demo and vignettes;
 //! - `frame`: typed obs / var columns; `error`: the one error type; `monitor`: interrupts and
 //!   progress of long passes;
 //! - `fuzz` (tests only): the fuzz suite, damaged files of every kind cellstream reads.
 
+pub mod aggregate;
 pub mod error;
 pub mod frame;
 #[cfg(test)]
@@ -21,6 +25,7 @@ mod fuzz;
 pub mod graph;
 pub mod hvg;
 pub mod input;
+pub mod markers;
 pub mod monitor;
 pub mod output;
 pub mod pca;

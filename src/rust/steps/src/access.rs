@@ -122,5 +122,6 @@ pub fn open_reader(dir: &Path, manifest: &Manifest) -> Result<MetaDb> {
     )))?;
     let db = MetaDb { conn };
     db.check_owner(manifest)?;
+    db.register_expr(dir, manifest.target_sum)?;
     Ok(db)
 }

@@ -222,6 +222,32 @@ pub fn cells_where(reader: &MetaDb, condition: &str, monitor: &Monitor) -> Resul
     Ok(keep)
 }
 
+/// Stores the user's cell annotation `values` (one per cell, in store order) as the obs
+/// column `name`, the step `obs:<name>`.
+pub fn annotate_cells(db: &mut MetaDb, name: &str, values: Column) -> Result<()> {
+    let n_cells = db.n_cells()?;
+    if values.len() != n_cells {
+        return Err(format!(
+            "`values` has {} element(s); the store has {n_cells} cells (give one value per cell, NA \
+            where none)",
+            values.len()
+        ));
+    }
+    let mut obs = Frame::default();
+    obs.push(name, values);
+    db.store_result(
+        &StepRecord {
+            step: &format!("obs:{name}"),
+            uses_kept_cells: false,
+            inputs: &[],
+            params: "set by the user".into(),
+            tables: &[],
+        },
+        &obs,
+        &Frame::default(),
+    )
+}
+
 pub struct HvgRequest<'a> {
     pub method: Method,
     pub n: usize,
@@ -352,7 +378,7 @@ impl MetaDb {
             .map_err(|e| format!("{failed}: {e}"))
     }
 
-    /// Group codes (0-based, levels in sorted order) of an obs column, for the cells in
+    /// Group codes (0-based, levels in sorted order, numeric when all are integers) of an obs column, for the cells in
     /// `only` (others get [`NO_GROUP`]); a missing value among those is an error.
     pub fn groups(&self, column: &str, only: Option<&[bool]>) -> Result<(Vec<u32>, Vec<String>)> {
         let quoted = self.require_obs_column(column)?;
@@ -377,12 +403,21 @@ impl MetaDb {
                 "obs column '{column}' is missing (NA) for {missing} cell(s); give every cell a group"
             ));
         }
-        let levels: Vec<String> = (0..values.len())
+        let mut levels: Vec<String> = (0..values.len())
             .filter(|&c| used(c))
             .filter_map(|c| values[c].clone())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
+        // Cluster numbers in numeric order: 2 before 10.
+        if let Ok(mut numbers) = levels
+            .iter()
+            .map(|l| l.parse::<i64>().map(|n| (n, l.clone())))
+            .collect::<std::result::Result<Vec<_>, _>>()
+        {
+            numbers.sort();
+            levels = numbers.into_iter().map(|(_, l)| l).collect();
+        }
         let code: HashMap<&str, u32> = levels
             .iter()
             .enumerate()

@@ -4,11 +4,13 @@
 //!
 //! - `db`: the metadata database (obs / var views, kept cells, checkpoints);
 //! - `access`: one writer and many readers per store (write lock, readers' snapshot, leftovers);
-//! - `usersql`: the user's own read-only, interruptible queries;
+//! - `usersql`: the user's own read-only, interruptible queries; `exprtable`: their `expr()`
+//!   table function (gene values as rows);
 //! - `steps`: the record of steps, their result tables and staleness;
 //! - `create`, `export`: a new store from an ingest source; a store written as h5ad;
+//! - `expression`: expression summarised per group, pseudobulk sums (reads only);
 //! - `analysis` (QC, outliers, kept cells, HVGs), `pca`, `graph` (neighbours, Leiden),
-//!   `umap`: the steps themselves;
+//!   `umap`, `markers`: the steps themselves;
 //! - `table`, `write`: query results as typed columns; typed tables filled through Arrow.
 
 mod access;
@@ -16,7 +18,10 @@ mod analysis;
 mod create;
 mod db;
 mod export;
+mod expression;
+mod exprtable;
 mod graph;
+mod markers;
 mod pca;
 mod steps;
 mod table;
@@ -25,14 +30,18 @@ mod usersql;
 mod write;
 
 pub use access::{open_reader, Writer, SNAPSHOT_FILE};
-pub use analysis::{cells_where, find_hvg, find_outliers, run_qc, HvgRequest, MetricRule, QcRequest};
+pub use analysis::{
+    annotate_cells, cells_where, find_hvg, find_outliers, run_qc, HvgRequest, MetricRule, QcRequest,
+};
 pub use create::create_store;
 pub use db::{MetaDb, NewObs, NewVar};
 pub use export::export_h5ad;
+pub use expression::{aggregate_expression, pseudobulk, AggregateRequest, Aggregated, PseudobulkTable};
 pub use graph::{
     cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest,
     NeighborsRequest, KNN_FILE, SNN_FILE,
 };
+pub use markers::{find_markers, Markers, MarkersRequest};
 pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};
 pub use umap::{init_of, run_umap, umap_embedding, UMAP_FILE};

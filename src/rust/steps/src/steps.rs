@@ -62,6 +62,8 @@ pub fn rerun_hint(step: &str) -> String {
         _ if step == "umap" => "run_umap(x)".into(),
         Some(("outliers", column)) => format!("find_outliers(x, column = \"{column}\")"),
         Some(("leiden", column)) => format!("cluster_leiden(x, name = \"{column}\")"),
+        Some(("markers", name)) => format!("find_all_markers(x, name = \"{name}\")"),
+        Some(("obs", column)) => format!("set_obs(x, \"{column}\", values)"),
         _ => format!("the {step} step"),
     }
 }
@@ -75,6 +77,8 @@ fn describe(step: &str) -> String {
         _ if step == "umap" => "UMAP coordinates".into(),
         Some(("outliers", column)) => format!("outlier calls in '{column}'"),
         Some(("leiden", column)) => format!("Leiden clusters in '{column}'"),
+        Some(("markers", name)) => format!("marker genes '{name}'"),
+        Some(("obs", column)) => format!("cell annotations in '{column}'"),
         _ => step.into(),
     }
 }
@@ -178,6 +182,17 @@ impl MetaDb {
             .find(|s| s.step == step)
             .map(|s| s.columns)
             .unwrap_or_default())
+    }
+
+    /// The step that wrote result column `column` of `table` (obs or var); None for a column
+    /// of the base table.
+    pub fn step_writing(&self, table: &str, column: &str) -> Result<Option<String>> {
+        let entry = format!("{table}.{column}");
+        Ok(self
+            .steps()?
+            .into_iter()
+            .find(|s| s.columns.contains(&entry))
+            .map(|s| s.step))
     }
 
     /// Ok when `step` may write result columns `names` to `table` (obs or var): none is taken
