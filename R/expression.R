@@ -162,7 +162,7 @@ bulk_test <- function(y, cond, method, ident_1, ident_2) {
   y <- as.matrix(y)
   design <- stats::model.matrix(~cond)
   if (method == "DESeq2") {
-    dds <- DESeq2::DESeqDataSetFromMatrix(y, data.frame(condition = cond), ~condition)
+    dds <- suppressMessages(DESeq2::DESeqDataSetFromMatrix(y, data.frame(condition = cond), ~condition))
     dds <- DESeq2::DESeq(dds, quiet = TRUE)
     r <- as.data.frame(DESeq2::results(dds, contrast = c("condition", ident_1, ident_2)))
     return(data.frame(gene_id = rownames(r), logFC = r$log2FoldChange, p_val = r$pvalue, p_val_adj = r$padj,

@@ -139,3 +139,11 @@ flip_byte <- function(file, at) {
   bytes[at] <- xor(bytes[at], as.raw(0x10))
   writeBin(bytes, file)
 }
+
+# Seurat's gene names: Read10X makes the symbols of all 32,738 genes unique before filtering,
+# and CreateSeuratObject turns underscores into dashes.
+seurat_names <- function(x) {
+  genes <- utils::read.delim(skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19", "genes.tsv"),
+                             header = FALSE)
+  stats::setNames(gsub("_", "-", make.unique(genes$V2)), genes$V1)[var(x)$gene_id]
+}

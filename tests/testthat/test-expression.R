@@ -10,6 +10,11 @@ typed_store <- function(n_cells = 500, n_genes = 200) {
   x
 }
 
+plain <- function(m) {
+  attr(m, "n_cells") <- NULL
+  unname(m)
+}
+
 by_group <- function(m, group, f) sapply(split(seq_len(ncol(m)), group), function(i) f(m[, i, drop = FALSE]))
 
 test_that("sums, counts and max equal Matrix operations on counts(); means and variances to 1e-12", {
@@ -21,7 +26,7 @@ test_that("sums, counts and max equal Matrix operations on counts(); means and v
   a <- aggregate_expression(x, genes, "type", fun = c("sum", "count_nonzero", "max", "mean", "var", "pct", "mean_nonzero"))
   sub <- m[genes, ]
   expect_identical(unname(a$sum), unname(by_group(sub, type, Matrix::rowSums)))
-  expect_identical(unname(a$count_nonzero), unname(by_group(sub, type, function(s) Matrix::rowSums(s > 0))))
+  expect_identical(unname(a$count_nonzero), unname(by_group(sub, type, function(s) Matrix::rowSums(s > 0))) + 0)
   expect_identical(unname(a$max), unname(by_group(sub, type, function(s) apply(as.matrix(s), 1, max))))
   rel <- function(a, b) max(abs(a - b) / pmax(abs(b), 1e-300), na.rm = TRUE)
   expect_lt(rel(unname(a$mean), unname(by_group(sub, type, Matrix::rowMeans))), 1e-12)
@@ -42,7 +47,7 @@ test_that("sums, counts and max equal Matrix operations on counts(); means and v
 
   w <- aggregate_expression(x, genes, "type", where = "n_counts > 2000")
   sel <- obs(x)$n_counts[kept] > 2000
-  expect_identical(unname(w), unname(by_group(sub[, sel], type[sel], Matrix::rowSums)))
+  expect_identical(plain(w), unname(by_group(sub[, sel], type[sel], Matrix::rowSums)))
 })
 
 test_that("expr() in sql() gives the same numbers; a mean over all cells divides by the group's cells", {
@@ -107,7 +112,7 @@ test_that("pseudobulk sums equal Matrix sums over counts(); edgeR and DESeq2 equ
 
   set_obs(x, "few", ifelse(donor == "d1", "ctrl", "stim"), verbose = FALSE)
   expect_error(de_pseudobulk(x, "donor", "few", "stim", "ctrl", min_cells = 1, min_counts = 0),
-               "1 sample.*of 'ctrl'.*at least 2 replicates.*find_markers")
+               "and 1 of 'ctrl'.*at least 2 replicates.*find_markers")
 })
 
 test_that("pseudobulk DE recovers the genes planted in a two-condition, four-donor design", {
@@ -152,8 +157,8 @@ test_that("PBMC3k: sums of counts and of CP10k equal Seurat 4.3's AggregateExpre
   ref <- utils::read.csv(skip_without_shared("reference", "pbmc3k_markers", "aggregate_counts.csv.gz"),
                          check.names = FALSE, row.names = 1)
   a <- aggregate_expression(x, group_by = "cl")
-  expect_identical(rownames(a), rownames(ref))
-  expect_identical(unname(a), unname(as.matrix(ref)) + 0)
+  expect_identical(unname(seurat_names(x)), rownames(ref))
+  expect_identical(plain(a), unname(as.matrix(ref)) + 0)
   expect_equal(sum(a), 6254880)
   ref <- utils::read.csv(skip_without_shared("reference", "pbmc3k_markers", "aggregate_data.csv.gz"),
                          check.names = FALSE, row.names = 1)

@@ -151,14 +151,6 @@ test_that("a gene absent from the kept cells has p = 1; one detected in every ce
   expect_lt(abs(row$p_val - w$p.value) / w$p.value, 1e-8)
 })
 
-# Seurat's gene names: Read10X makes the symbols of all 32,738 genes unique before filtering,
-# and CreateSeuratObject turns underscores into dashes.
-seurat_names <- function(x) {
-  genes <- utils::read.delim(skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19", "genes.tsv"),
-                             header = FALSE)
-  stats::setNames(gsub("_", "-", make.unique(genes$V2)), genes$V1)[var(x)$gene_id]
-}
-
 pbmc_markers_store <- function() {
   dir <- skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19")
   obs_csv <- skip_without_shared("reference", "pbmc3k_seurat", "obs.csv")
