@@ -66,3 +66,4 @@ bench: install peers
 	bash inst/bench/pca.sh
 	bash inst/bench/graph.sh
 	bash inst/bench/pipeline.sh
+	bash inst/bench/markers.sh

@@ -72,12 +72,22 @@ print.cellstream_store <- function(x, ...) {
 #' `read_csv()`, `COPY`, `ATTACH`) and its settings locked. The store changes only through
 #' cellstream's verbs. Ctrl-C stops a long query.
 #'
+#' Expression joins the metadata through the table function `expr(genes, layer)`: the
+#' non-zero values of one or a few genes (comma-separated ids or symbols) as rows
+#' `cell_index`, `gene`, `value`, read from their gene-major chunks; `layer` is `'raw'`
+#' (counts), `'norm'` (exact log1p(count / library size x 1e4)) or `'cp10k'`. Only non-zeros
+#' are rows: for a mean over the cells of a group, join from `obs`
+#' (`FROM obs o LEFT JOIN expr('MS4A1', 'cp10k') e USING (cell_index)`, then
+#' `coalesce(sum(e.value), 0) / count(*)`), or ask for every cell with `zeros := true`
+#' (`avg(value)` is then the mean over cells). [aggregate_expression()] gives the same numbers.
+#'
 #' @param x A store.
 #' @param query One DuckDB query, e.g. `"SELECT count(*) AS n FROM obs"`.
 #' @return A data.frame.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(300, 200, path = tempfile()), tempfile())
 #' sql(x, "SELECT count(*) AS n FROM obs WHERE n_genes > 100")
+#' sql(x, "SELECT count(*) AS n_expressing, max(value) AS max FROM expr('GENE1', 'raw')")
 #' @export
 sql <- function(x, query) {
   as_data_frame(rust(wrap__cs_sql, x$path, query))

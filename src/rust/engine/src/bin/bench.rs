@@ -3,19 +3,25 @@
 //! directory or an .h5ad file), `cellstream-bench pass INPUT` (one reading pass: the floor of
 //! an ingest, which makes two), `cellstream-bench open INPUT.h5ad` (opening an h5ad: names,
 //! annotation and matrix layout, first in a child process, then here) and `cellstream-bench read STORE_DIR` (1,000 random cells and
-//! 100 random genes), `cellstream-bench passes STORE_DIR` (the QC pass and the HVG pass, each
-//! next to a plain lz4 decompress loop over the same chunks: the floor of any pass),
+//! 100 random genes), `cellstream-bench passes STORE_DIR` (the QC and pseudobulk passes, the
+//! markers pass (9 groups) and the HVG pass, each next to a plain lz4 decompress loop over the
+//! same chunks: the floor of any pass),
 //! `cellstream-bench graph STORE_DIR METHOD` (kNN k = 20 on 30 PCs of the store's PCA with
 //! METHOD exact / hnsw / nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1),
 //! `cellstream-bench umap STORE_DIR` (UMAP from the store's kNN and PCA, 15 neighbours, all
 //! threads).
 
+use cellstream_engine::aggregate::pseudobulk::pseudobulk;
 use cellstream_engine::hvg::genestats::CellGroups;
 use cellstream_engine::hvg::{find_hvg, Method};
 use cellstream_engine::input::h5ad::{H5adOptions, H5adSource};
 use cellstream_engine::input::h5matrix::Rounding;
 use cellstream_engine::input::mtx::{MtxFiles, MtxSource};
 use cellstream_engine::input::{CellBatch, CellSource};
+use cellstream_engine::markers::ranks::{Cells, Ranking};
+use cellstream_engine::markers::table::Filters;
+use cellstream_engine::markers::test::{FoldChange, Test, TestOptions};
+use cellstream_engine::markers::{find_markers, MarkerRequest};
 use cellstream_engine::monitor::{Meter, Monitor};
 use cellstream_engine::qc::cell_qc;
 use cellstream_engine::simulate::{simulate_10x, SimOptions};
@@ -226,6 +232,14 @@ fn passes(store: &str) -> Result<(), String> {
         t.elapsed().as_secs_f64(),
     );
     let t = Instant::now();
+    let samples: Vec<u32> = (0..s.n_cells() as u32).map(|c| c % 8).collect();
+    pseudobulk(&s, &samples, 8, Monitor::quiet()).map_err(|e| e.to_string())?;
+    report(
+        "pseudobulk pass (8 pseudosamples, all genes)",
+        cells_bytes,
+        t.elapsed().as_secs_f64(),
+    );
+    let t = Instant::now();
     lz4_floor(&s.genes)?;
     report(
         "floor, lz4 decompress of genes.chunks",
@@ -238,6 +252,39 @@ fn passes(store: &str) -> Result<(), String> {
         .iter()
         .map(|&l| if l > 0 { 1e4 / l as f64 } else { 0.0 })
         .collect();
+    let library: Vec<f64> = qc.n_counts.iter().map(|&l| l as f64).collect();
+    let groups: Vec<u32> = (0..s.n_cells() as u32).map(|c| c % 9).collect();
+    let t = Instant::now();
+    let markers = find_markers(
+        &s,
+        &Cells::new(groups, 9, library, 1e4),
+        &MarkerRequest {
+            report: &(0..9).collect::<Vec<_>>(),
+            ranking: Ranking::Exact,
+            test: TestOptions {
+                test: Test::Wilcox,
+                correct: true,
+                tie_correct: true,
+                fold_change: FoldChange::SeuratV5,
+            },
+            filters: Filters {
+                logfc_threshold: 0.1,
+                min_pct: 0.01,
+                only_pos: false,
+                return_thresh: Some(0.01),
+            },
+        },
+        Monitor::quiet(),
+    )
+    .map_err(|e| e.to_string())?;
+    report(
+        &format!(
+            "markers pass (Wilcoxon, 9 groups vs rest, {} rows)",
+            markers.len()
+        ),
+        genes_bytes,
+        t.elapsed().as_secs_f64(),
+    );
     for method in [Method::Vst, Method::Dispersion] {
         let t = Instant::now();
         find_hvg(
