@@ -35,11 +35,10 @@ aggregate_expression <- function(x, features = NULL, group_by = NULL, fun = "sum
   format <- match.arg(format)
   genes <- gene_positions(x, features)
   res <- rust(wrap__cs_aggregate, x$path, rust_index(genes), group_by, where, fun, layer, progress_reporter(verbose))
-  v <- var(x)
-  names <- make.unique(v$symbol)[genes]
+  names <- make.unique(gene_symbols(x))[genes]
   if (format == "long") {
     n_groups <- length(res$levels)
-    long <- data.frame(gene = rep(names, n_groups), gene_id = rep(v$gene_id[genes], n_groups),
+    long <- data.frame(gene = rep(names, n_groups), gene_id = rep(gene_ids(x)[genes], n_groups),
                        group = rep(res$levels, each = length(genes)),
                        n_cells = rep(res$n_cells, each = length(genes)), stringsAsFactors = FALSE)
     long$group <- factor(long$group, levels = res$levels)

@@ -163,6 +163,7 @@ plot_dot <- function(x, features, group_by = "leiden", scale = TRUE) {
 #' @return A `ggplot` object, one facet per gene.
 #' @export
 plot_violin <- function(x, features, group_by = "leiden", max_points = 20000) {
+  require_current_column(x, group_by)
   o <- sql(x, sprintf('SELECT "%s" AS grp FROM obs ORDER BY cell_index', gsub('"', '""', group_by)))
   values <- gene_values(x, features)
   kept <- keep(x)

@@ -45,3 +45,11 @@ stale_columns <- function(x, table) {
   }
   hidden
 }
+
+# Stops unless obs column `column` is a base column or the current result of its step.
+require_current_column <- function(x, column) {
+  s <- steps(x)
+  writer <- s$step[vapply(s$columns, function(cols) column %in% in_table(cols, "obs"), logical(1))]
+  if (length(writer) > 0) rust(wrap__cs_require_current, x$path, writer[1])
+  invisible(TRUE)
+}

@@ -138,7 +138,7 @@ var.cellstream_store <- function(x, ...) {
 
 cell_ids <- function(x) rust(wrap__cs_ids, x$path, "cells")
 gene_ids <- function(x) rust(wrap__cs_ids, x$path, "genes")
-gene_symbols <- function(x) sql(x, "SELECT symbol FROM var ORDER BY gene_index")$symbol
+gene_symbols <- function(x) rust(wrap__cs_ids, x$path, "symbols")
 
 #' Annotate cells
 #'

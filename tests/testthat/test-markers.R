@@ -126,6 +126,9 @@ test_that("edge cases: tiny groups, all-zero and everywhere-expressed genes, one
     find_neighbors(n_pcs = 5, verbose = FALSE) |> cluster_leiden(verbose = FALSE)
   set_keep(x, "n_genes > 5", verbose = FALSE)
   expect_error(find_all_markers(x, verbose = FALSE), "Leiden clusters in 'leiden' are stale.*cluster_leiden")
+  expect_error(aggregate_expression(x, 1, "leiden"), "Leiden clusters in 'leiden' are stale")
+  expect_error(pseudobulk(x, "leiden"), "Leiden clusters in 'leiden' are stale")
+  expect_error(plot_violin(x, 1, "leiden"), "Leiden clusters in 'leiden' are stale")
 })
 
 test_that("a gene absent from the kept cells has p = 1; one detected in every cell is tested on its values", {
@@ -243,7 +246,7 @@ test_that("PBMC3k: scores with correct = FALSE, tie_correct = FALSE equal scanpy
     "a = sc.read_h5ad(sys.argv[1]); X = a.X",
     "lib = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()",
     "data = np.log1p(X.data.astype(np.float64) / np.repeat(lib, np.diff(X.indptr)) * 1e4)",
-    "a.X = sp.csr_matrix((data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), shape=X.shape)",
+    "a.X = sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)",
     "a.obs['cl'] = a.obs['seurat_clusters'].astype(str).astype('category')",
     "sc.tl.rank_genes_groups(a, 'cl', method='wilcoxon', n_genes=a.n_vars)",
     "r = a.uns['rank_genes_groups']",

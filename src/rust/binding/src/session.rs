@@ -19,6 +19,7 @@ pub struct OpenStore {
     reader: Mutex<Option<Reader>>,
     cell_ids: OnceLock<Vec<String>>,
     gene_ids: OnceLock<Vec<String>>,
+    gene_symbols: OnceLock<Vec<String>>,
 }
 
 /// A reader and the snapshot file it opened (inode, change time), to tell a newer one.
@@ -51,6 +52,7 @@ pub fn open(path: &Path) -> Res<Arc<OpenStore>> {
         reader: Mutex::new(None),
         cell_ids: OnceLock::new(),
         gene_ids: OnceLock::new(),
+        gene_symbols: OnceLock::new(),
     });
     s.read(|_| Ok(()))?;
     open.insert(path.to_path_buf(), s.clone());
@@ -115,6 +117,12 @@ impl OpenStore {
     pub fn gene_ids(&self) -> Res<&[String]> {
         cached(&self.gene_ids, || {
             self.read(|db| db.text_column("var", "gene_id"))
+        })
+    }
+
+    pub fn gene_symbols(&self) -> Res<&[String]> {
+        cached(&self.gene_symbols, || {
+            self.read(|db| db.text_column("var", "symbol"))
         })
     }
 }

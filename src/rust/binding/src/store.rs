@@ -64,13 +64,14 @@ fn cs_set_obs(store: Robj, name: Robj, values: Robj, levels: Robj) -> Robj {
     })
 }
 
-/// Cell ids ("cells") or gene ids ("genes") in store order.
+/// Cell ids ("cells"), gene ids ("genes") or gene symbols ("symbols") in store order.
 #[extendr]
 fn cs_ids(store: Robj, which: Robj) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let ids = match string(&which, "which")?.as_str() {
             "cells" => s.cell_ids()?,
+            "symbols" => s.gene_symbols()?,
             _ => s.gene_ids()?,
         };
         Ok(Strings::from_values(ids.iter().map(String::as_str)).into())

@@ -120,7 +120,10 @@ pub fn open_reader(dir: &Path, manifest: &Manifest) -> Result<MetaDb> {
         "cannot open the metadata of the store '{}'",
         dir.display()
     )))?;
-    let db = MetaDb { conn };
+    let db = MetaDb {
+        conn,
+        cache: Some(Default::default()),
+    };
     db.check_owner(manifest)?;
     db.register_expr(dir, manifest.target_sum)?;
     Ok(db)

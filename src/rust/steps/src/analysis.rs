@@ -362,6 +362,11 @@ impl MetaDb {
 
     /// A numeric (or logical) obs column in cell order; missing values are NaN.
     pub fn obs_numbers(&self, column: &str) -> Result<Vec<f64>> {
+        let read = |db: &Self| db.read_obs_numbers(column);
+        Ok(self.remembered(&format!("numbers:{column}"), read)?.to_vec())
+    }
+
+    fn read_obs_numbers(&self, column: &str) -> Result<Vec<f64>> {
         let quoted = self.require_obs_column(column)?;
         let failed = format!("obs column '{column}' cannot be used as a number");
         let mut stmt = self
@@ -381,34 +386,28 @@ impl MetaDb {
     /// Group codes (0-based, levels in sorted order, numeric when all are integers) of an obs column, for the cells in
     /// `only` (others get [`NO_GROUP`]); a missing value among those is an error.
     pub fn groups(&self, column: &str, only: Option<&[bool]>) -> Result<(Vec<u32>, Vec<String>)> {
-        let quoted = self.require_obs_column(column)?;
-        let read = db_err("cannot read an obs column");
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT CAST({quoted} AS VARCHAR) FROM obs ORDER BY cell_index"
-            ))
-            .map_err(&read)?;
-        let values: Vec<Option<String>> = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(&read)?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(&read)?;
+        let factor = self.remembered(&format!("factor:{column}"), |db| db.read_factor(column))?;
         let used = |c: usize| only.is_none_or(|o| o[c]);
-        let missing = (0..values.len())
-            .filter(|&c| used(c) && values[c].is_none())
+        let missing = (0..factor.code.len())
+            .filter(|&c| used(c) && factor.code[c] == u32::MAX)
             .count();
         if missing > 0 {
             return Err(format!(
                 "obs column '{column}' is missing (NA) for {missing} cell(s); give every cell a group"
             ));
         }
-        let mut levels: Vec<String> = (0..values.len())
+        let mut present = vec![false; factor.values.len()];
+        (0..factor.code.len())
             .filter(|&c| used(c))
-            .filter_map(|c| values[c].clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
+            .for_each(|c| present[factor.code[c] as usize] = true);
+        let mut levels: Vec<String> = factor
+            .values
+            .iter()
+            .zip(&present)
+            .filter(|(_, &p)| p)
+            .map(|(v, _)| v.clone())
             .collect();
+        levels.sort();
         // Cluster numbers in numeric order: 2 before 10.
         if let Ok(mut numbers) = levels
             .iter()
@@ -418,22 +417,51 @@ impl MetaDb {
             numbers.sort();
             levels = numbers.into_iter().map(|(_, l)| l).collect();
         }
-        let code: HashMap<&str, u32> = levels
+        let level_of: HashMap<&str, u32> = levels
             .iter()
             .enumerate()
             .map(|(k, l)| (l.as_str(), k as u32))
             .collect();
-        let group = values
+        let code_level: Vec<u32> = factor
+            .values
             .iter()
-            .enumerate()
-            .map(|(c, v)| {
+            .map(|v| level_of.get(v.as_str()).copied().unwrap_or(NO_GROUP))
+            .collect();
+        let group = (0..factor.code.len())
+            .map(|c| {
                 if used(c) {
-                    code[v.as_deref().unwrap()]
+                    code_level[factor.code[c] as usize]
                 } else {
                     NO_GROUP
                 }
             })
             .collect();
         Ok((group, levels))
+    }
+
+    /// An obs column as text, each distinct value once.
+    fn read_factor(&self, column: &str) -> Result<crate::cellcache::Factor> {
+        let quoted = self.require_obs_column(column)?;
+        let read = db_err("cannot read an obs column");
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT CAST({quoted} AS VARCHAR) FROM obs ORDER BY cell_index"
+            ))
+            .map_err(&read)?;
+        let mut rows = stmt.query([]).map_err(&read)?;
+        let (mut code, mut values) = (Vec::new(), Vec::new());
+        let mut index: HashMap<String, u32> = HashMap::new();
+        while let Some(row) = rows.next().map_err(&read)? {
+            let value: Option<String> = row.get(0).map_err(&read)?;
+            code.push(match value {
+                None => u32::MAX,
+                Some(v) => *index.entry(v).or_insert_with_key(|v| {
+                    values.push(v.clone());
+                    values.len() as u32 - 1
+                }),
+            });
+        }
+        Ok(crate::cellcache::Factor { code, values })
     }
 }

@@ -14,6 +14,8 @@ use std::path::Path;
 
 pub struct MetaDb {
     pub(crate) conn: Connection,
+    /// Per-cell columns read once (readers only; see `cellcache`).
+    pub(crate) cache: Option<crate::cellcache::CellCache>,
 }
 
 /// Columns of a new store's obs and var, as the ingest produced them; `extra` holds the
@@ -73,7 +75,7 @@ impl MetaDb {
         .map_err(db_err("cannot write the metadata database"))?;
         steps::create_steps_table(&conn)?;
         steps::rebuild_views(&conn)?;
-        Ok((MetaDb { conn }, notes))
+        Ok((MetaDb { conn, cache: None }, notes))
     }
 
     /// Opens the database for writing; it must belong to the store of `manifest`.
@@ -94,7 +96,7 @@ impl MetaDb {
                 format!("cannot open the metadata database: {e}")
             }
         })?;
-        let db = MetaDb { conn };
+        let db = MetaDb { conn, cache: None };
         db.check_owner(manifest)?;
         Ok(db)
     }
@@ -163,6 +165,10 @@ impl MetaDb {
 
     /// The kept flag of every cell, in cell order.
     pub fn keep(&self) -> Result<Vec<bool>> {
+        Ok(self.remembered("keep", Self::read_keep)?.to_vec())
+    }
+
+    fn read_keep(&self) -> Result<Vec<bool>> {
         let mut stmt = self
             .conn
             .prepare("SELECT keep FROM obs_base ORDER BY cell_index")

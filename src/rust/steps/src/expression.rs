@@ -32,10 +32,14 @@ fn taking_part(db: &MetaDb, condition: Option<&str>, monitor: &Monitor) -> Resul
     Ok(cells)
 }
 
-/// Codes of `column` (or one group "all") on the cells taking part, others [`NO_GROUP`].
+/// Codes of `column` (or one group "all") on the cells taking part, others [`NO_GROUP`]; a
+/// stale column is an error.
 fn codes(db: &MetaDb, column: Option<&str>, cells: &[bool]) -> Result<(Vec<u32>, Vec<String>)> {
     match column {
-        Some(column) => db.groups(column, Some(cells)),
+        Some(column) => {
+            db.require_current_column(column)?;
+            db.groups(column, Some(cells))
+        }
         None => Ok((
             cells.iter().map(|&c| if c { 0 } else { NO_GROUP }).collect(),
             vec!["all".into()],
@@ -129,7 +133,7 @@ pub fn pseudobulk(
     monitor: Monitor,
 ) -> Result<PseudobulkTable> {
     let cells = taking_part(db, condition, &monitor)?;
-    let (sample, samples) = db.groups(sample_by, Some(&cells))?;
+    let (sample, samples) = codes(db, Some(sample_by), &cells)?;
     let (group, groups) = codes(db, group_by, &cells)?;
     // Pseudosamples that hold cells, in (sample, group) order.
     let mut slot = vec![u32::MAX; samples.len() * groups.len()];

@@ -15,6 +15,7 @@
 
 mod access;
 mod analysis;
+mod cellcache;
 mod create;
 mod db;
 mod export;

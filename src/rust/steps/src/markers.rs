@@ -44,10 +44,7 @@ pub fn find_markers(
     monitor: Monitor,
 ) -> Result<Markers> {
     let keep = db.keep()?;
-    let source = db.step_writing("obs", req.group_by)?;
-    if let Some(step) = &source {
-        db.require_current(step)?;
-    }
+    let source = db.require_current_column(req.group_by)?;
     let (codes, levels) = db.groups(req.group_by, Some(&keep))?;
     let sizes = group_sizes(&codes, levels.len());
     let (mut group, labels, report, skipped) = match &req.ident_1 {

@@ -42,6 +42,7 @@ pub struct StepRecord<'a> {
 }
 
 /// A step as `print()` shows it.
+#[derive(Clone)]
 pub struct StepStatus {
     pub step: String,
     pub params: String,
@@ -186,13 +187,23 @@ impl MetaDb {
 
     /// The step that wrote result column `column` of `table` (obs or var); None for a column
     /// of the base table.
-    pub fn step_writing(&self, table: &str, column: &str) -> Result<Option<String>> {
+    fn step_writing(&self, table: &str, column: &str) -> Result<Option<String>> {
         let entry = format!("{table}.{column}");
         Ok(self
             .steps()?
             .into_iter()
             .find(|s| s.columns.contains(&entry))
             .map(|s| s.step))
+    }
+
+    /// Ok when obs column `column` is a base column or the current result of its step;
+    /// returns that step.
+    pub fn require_current_column(&self, column: &str) -> Result<Option<String>> {
+        let step = self.step_writing("obs", column)?;
+        if let Some(step) = &step {
+            self.require_current(step)?;
+        }
+        Ok(step)
     }
 
     /// Ok when `step` may write result columns `names` to `table` (obs or var): none is taken
@@ -284,6 +295,10 @@ impl MetaDb {
 
     /// Every recorded step, in the order they were last run, with whether it is current.
     pub fn steps(&self) -> Result<Vec<StepStatus>> {
+        Ok(self.remembered("steps", Self::read_steps)?.to_vec())
+    }
+
+    fn read_steps(&self) -> Result<Vec<StepStatus>> {
         let read = db_err("cannot read the steps");
         let current_generation = self.generation()?;
         let mut stmt = self

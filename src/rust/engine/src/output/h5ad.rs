@@ -176,10 +176,33 @@ fn write_matrix(
         .create("shape")
         .and_then(|a| a.write_raw(&[c.cells.len() as i64, c.genes.len() as i64]))
         .map_err(h5err)?;
+    // scipy needs indices and indptr of one integer type: int32 while the non-zeros fit (as
+    // scipy writes them), else int64. The bound counts the cells' non-zeros over all genes.
+    let bound: u64 = c
+        .cells
+        .iter()
+        .map(|&cell| store.cells.nnz_of(cell as usize) as u64)
+        .sum();
+    if bound <= i32::MAX as u64 {
+        write_csr(store, g, c, layer, monitor, h5err, |i| i as i32)
+    } else {
+        write_csr(store, g, c, layer, monitor, h5err, |i| i as i64)
+    }
+}
+
+fn write_csr<I: H5Type + Copy>(
+    store: &Store,
+    g: &Group,
+    c: &H5adContent,
+    layer: Layer,
+    monitor: Monitor,
+    h5err: &dyn Fn(hdf5::Error) -> Error,
+    index: impl Fn(usize) -> I,
+) -> Result<()> {
     let data = growing::<f32>(g, "data").map_err(h5err)?;
-    let indices = growing::<i32>(g, "indices").map_err(h5err)?;
-    let mut indptr: Vec<i64> = Vec::with_capacity(c.cells.len() + 1);
-    indptr.push(0);
+    let indices = growing::<I>(g, "indices").map_err(h5err)?;
+    let mut indptr: Vec<I> = Vec::with_capacity(c.cells.len() + 1);
+    indptr.push(index(0));
     let (mut at_data, mut at_indices) = (0, 0);
     let task = if layer == Layer::Raw {
         "h5ad: writing counts"
@@ -192,11 +215,11 @@ fn write_matrix(
         // genes x cells by columns = cells x genes by rows (CSR).
         let m = store.submatrix(cells, c.genes, layer)?;
         let values: Vec<f32> = m.value.iter().map(|&v| v as f32).collect();
-        let rows: Vec<i32> = m.row.iter().map(|&r| r as i32).collect();
+        let rows: Vec<I> = m.row.iter().map(|&r| index(r as usize)).collect();
         append(&data, &values, &mut at_data).map_err(h5err)?;
         append(&indices, &rows, &mut at_indices).map_err(h5err)?;
-        let base = *indptr.last().unwrap();
-        indptr.extend(m.col_ptr[1..].iter().map(|&p| base + p as i64));
+        let base = at_indices - m.row.len();
+        indptr.extend(m.col_ptr[1..].iter().map(|&p| index(base + p)));
     }
     g.new_dataset_builder()
         .with_data(&indptr[..])
