@@ -45,7 +45,8 @@ test_that("the README's example runs as written", {
   expect_s3_class(x, "cellstream_store")
   expect_true(all(steps(x)$current))
   expect_setequal(steps(x)$step, c("qc", "outliers:qc_outlier", "hvg", "pca", "neighbors", "leiden:leiden",
-                                   "umap"))
+                                   "umap", "markers:leiden"))
+  expect_identical(env$m, markers(x))
   expect_equal(nrow(embedding(x)), sum(keep(x)))
   expect_gte(nlevels(obs(x)$leiden), 4)
 })
