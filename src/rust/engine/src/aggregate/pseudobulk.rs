@@ -21,7 +21,11 @@ pub struct Pseudobulk {
 /// leave the cell out).
 pub fn pseudobulk(store: &Store, column: &[u32], n_columns: usize, monitor: Monitor) -> Result<Pseudobulk> {
     let n_genes = store.n_genes();
-    let cells: Vec<usize> = (0..store.n_cells()).filter(|&c| column[c] != NO_GROUP).collect();
+    // Cells of one pseudosample after another: a thread then adds into one row of its table
+    // for long runs (in cache) instead of jumping between rows at every cell (measured on 1M
+    // cells, 36 pseudosamples: 3.0 s in store order).
+    let mut cells: Vec<usize> = (0..store.n_cells()).filter(|&c| column[c] != NO_GROUP).collect();
+    cells.sort_by_key(|&c| column[c]);
     let tables: Vec<Mutex<Vec<u64>>> = (0..rayon::current_num_threads().max(1))
         .map(|_| Mutex::new(Vec::new()))
         .collect();

@@ -13,8 +13,8 @@ use rayon::prelude::*;
 /// or so.
 const BATCH_NNZ: u64 = 1 << 24;
 
-/// Calls `visit(scratch, i, chunk)` for every chunk `i` in `majors` (ascending, without
-/// repeats) and returns the values it gave, in the order of `majors`. `scratch` is reusable
+/// Calls `visit(scratch, i, chunk)` for every chunk `i` in `majors` (without repeats;
+/// ascending reads the file in order) and returns the values it gave, in the order of `majors`. `scratch` is reusable
 /// space of one thread, made by `new_scratch`.
 pub fn scan<S, R>(
     reader: &ChunkReader,
