@@ -81,3 +81,19 @@ pub fn clustered_points(n: usize, dims: usize, clusters: usize, seed: u64) -> (V
         .collect();
     (points, truth)
 }
+
+/// Each cell's library size (total count), from the cell-major chunks.
+pub fn library_sizes(store: &crate::store::Store) -> Vec<f64> {
+    (0..store.n_cells())
+        .map(|c| {
+            store
+                .cells
+                .read(c)
+                .unwrap()
+                .counts
+                .iter()
+                .map(|&x| x as f64)
+                .sum()
+        })
+        .collect()
+}

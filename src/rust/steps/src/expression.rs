@@ -5,8 +5,8 @@
 use crate::analysis::cells_where;
 use crate::{MetaDb, Result};
 use cellstream_engine::aggregate::pseudobulk::{pseudobulk as engine_pseudobulk, Pseudobulk};
-use cellstream_engine::aggregate::summary::{summarise, Grouping, Statistic};
-use cellstream_engine::aggregate::Value;
+use cellstream_engine::aggregate::summary::{summarise, Statistic};
+use cellstream_engine::aggregate::{Cells, Value};
 use cellstream_engine::hvg::genestats::NO_GROUP;
 use cellstream_engine::monitor::Monitor;
 use cellstream_engine::store::Store;
@@ -72,8 +72,8 @@ pub fn aggregate_expression(
         stats,
         value,
     } = *req;
-    let cells = taking_part(db, condition, &monitor)?;
-    let (group, levels) = codes(db, group_by, &cells)?;
+    let taking = taking_part(db, condition, &monitor)?;
+    let (group, levels) = codes(db, group_by, &taking)?;
     let library = db.obs_numbers("n_counts")?;
     let mut order: Vec<usize> = genes.iter().map(|&g| g as usize).collect();
     order.sort_unstable();
@@ -81,18 +81,8 @@ pub fn aggregate_expression(
     if order.len() != genes.len() {
         return Err("`features` names a gene twice".into());
     }
-    let grouping = Grouping {
-        group: &group,
-        n_groups: levels.len(),
-        library: &library,
-        target_sum: store.manifest.target_sum,
-    };
-    let sums = summarise(store, &order, &grouping, value, monitor).map_err(|e| e.to_string())?;
-    let mut n_cells = vec![0u64; levels.len()];
-    group
-        .iter()
-        .filter(|&&g| g != NO_GROUP)
-        .for_each(|&g| n_cells[g as usize] += 1);
+    let cells = Cells::new(group, levels.len(), library, store.manifest.target_sum);
+    let sums = summarise(store, &order, &cells, value, monitor).map_err(|e| e.to_string())?;
     let values = stats
         .iter()
         .map(|&stat| {
@@ -102,7 +92,7 @@ pub fn aggregate_expression(
                     .binary_search(&(*gene as usize))
                     .expect("gene was summarised");
                 for (k, s) in sums[at].iter().enumerate() {
-                    m[k * genes.len() + row] = s.statistic(stat, n_cells[k]);
+                    m[k * genes.len() + row] = s.statistic(stat, cells.sizes[k]);
                 }
             }
             m
@@ -110,7 +100,7 @@ pub fn aggregate_expression(
         .collect();
     Ok(Aggregated {
         levels,
-        n_cells,
+        n_cells: cells.sizes,
         values,
     })
 }

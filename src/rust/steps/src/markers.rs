@@ -6,7 +6,8 @@
 use crate::steps::StepRecord;
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::{Column, Frame};
-use cellstream_engine::markers::ranks::{Cells, Ranking, NO_GROUP};
+use cellstream_engine::hvg::genestats::{group_sizes, NO_GROUP};
+use cellstream_engine::markers::ranks::{Cells, Ranking};
 use cellstream_engine::markers::table::{Filters, MarkerRow};
 use cellstream_engine::markers::test::{FoldChange, Test, TestOptions};
 use cellstream_engine::markers::{downsample, find_markers as engine_markers, MarkerRequest};
@@ -86,15 +87,6 @@ pub fn find_markers(
 }
 
 type Grouping = (Vec<u32>, Vec<String>, Vec<usize>, Vec<String>);
-
-fn group_sizes(codes: &[u32], n: usize) -> Vec<u64> {
-    let mut sizes = vec![0u64; n];
-    codes
-        .iter()
-        .filter(|&&g| g != NO_GROUP)
-        .for_each(|&g| sizes[g as usize] += 1);
-    sizes
-}
 
 fn all_against_rest(
     codes: Vec<u32>,

@@ -4,7 +4,7 @@
 //! result is a sparse genes x pseudosamples matrix, R's dgCMatrix layout.
 
 use crate::error::Result;
-use crate::hvg::genestats::NO_GROUP;
+use crate::hvg::genestats::{group_sizes, NO_GROUP};
 use crate::monitor::Monitor;
 use crate::store::scan::scan;
 use crate::store::{SparseColumns, Store};
@@ -52,8 +52,7 @@ pub fn pseudobulk(store: &Store, column: &[u32], n_columns: usize, monitor: Moni
         let table = table.into_inner().unwrap_or_else(|e| e.into_inner());
         total.iter_mut().zip(&table).for_each(|(t, x)| *t += x);
     }
-    let mut n_cells = vec![0u64; n_columns];
-    cells.iter().for_each(|&c| n_cells[column[c] as usize] += 1);
+    let n_cells = group_sizes(column, n_columns);
     let mut counts = SparseColumns {
         n_rows: n_genes,
         n_cols: n_columns,

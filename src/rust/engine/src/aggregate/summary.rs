@@ -3,7 +3,7 @@
 //! variances are accumulated over the non-zeros (Welford) and joined with the group's zeros
 //! (Chan et al.), so they keep full precision even where the mean is large.
 
-use crate::aggregate::Value;
+use crate::aggregate::{Cells, Value};
 use crate::error::Result;
 use crate::hvg::genestats::NO_GROUP;
 use crate::monitor::Monitor;
@@ -67,20 +67,11 @@ impl Summary {
     }
 }
 
-/// How cells are grouped and normalised.
-pub struct Grouping<'a> {
-    /// Group of each cell in 0..n_groups, or [`NO_GROUP`] for cells left out.
-    pub group: &'a [u32],
-    pub n_groups: usize,
-    pub library: &'a [f64],
-    pub target_sum: f64,
-}
-
 /// [`Summary`] per gene of `genes` (0-based, ascending; outer) and group (inner).
 pub fn summarise(
     store: &Store,
     genes: &[usize],
-    cells: &Grouping,
+    cells: &Cells,
     value: Value,
     monitor: Monitor,
 ) -> Result<Vec<Vec<Summary>>> {
@@ -127,27 +118,11 @@ mod tests {
     fn summaries_of_a_store_equal_direct_sums() {
         let dir = crate::testdir::TestDir::new();
         let store = crate::testdir::simulated_store(&dir, 300, 80);
-        let library: Vec<f64> = (0..300)
-            .map(|c| {
-                store
-                    .cells
-                    .read(c)
-                    .unwrap()
-                    .counts
-                    .iter()
-                    .map(|&x| x as f64)
-                    .sum()
-            })
-            .collect();
+        let library = crate::testdir::library_sizes(&store);
         let group: Vec<u32> = (0..300u32)
             .map(|c| if c % 10 == 0 { NO_GROUP } else { c % 2 })
             .collect();
-        let cells = Grouping {
-            group: &group,
-            n_groups: 2,
-            library: &library,
-            target_sum: 1e4,
-        };
+        let cells = Cells::new(group.clone(), 2, library, 1e4);
         let got = summarise(&store, &[3, 50], &cells, Value::Raw, Monitor::quiet()).unwrap();
         for (k, g) in [3usize, 50].into_iter().enumerate() {
             let chunk = store.genes.read(g).unwrap();

@@ -35,18 +35,23 @@ pub struct CellGroups<'a> {
 
 impl<'a> CellGroups<'a> {
     pub fn new(group: &'a [u32], n_groups: usize, scale: &'a [f64]) -> Self {
-        let mut sizes = vec![0u64; n_groups];
-        group
-            .iter()
-            .filter(|&&g| g != NO_GROUP)
-            .for_each(|&g| sizes[g as usize] += 1);
         CellGroups {
             group,
             n_groups,
-            sizes,
+            sizes: group_sizes(group, n_groups),
             scale,
         }
     }
+}
+
+/// Cells in each of `n_groups` groups (cells with [`NO_GROUP`] count in none).
+pub fn group_sizes(group: &[u32], n_groups: usize) -> Vec<u64> {
+    let mut sizes = vec![0u64; n_groups];
+    group
+        .iter()
+        .filter(|&&g| g != NO_GROUP)
+        .for_each(|&g| sizes[g as usize] += 1);
+    sizes
 }
 
 /// Sums per gene (outer) and group (inner) for the genes `genes` (0-based, ascending).

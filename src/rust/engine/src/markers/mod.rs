@@ -10,11 +10,12 @@ pub mod table;
 pub mod test;
 
 use crate::error::{Error, Result};
+use crate::hvg::genestats::NO_GROUP;
 use crate::monitor::Monitor;
 use crate::store::Store;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use ranks::{gene_rank_sums, Cells, Ranking, NO_GROUP};
+use ranks::{gene_rank_sums, Cells, Ranking};
 use table::{marker_table, Filters, MarkerRow};
 use test::TestOptions;
 

@@ -9,8 +9,8 @@ use crate::store::chunk::Chunk;
 use crate::store::scan::scan;
 use crate::store::Store;
 
-/// Cells outside every group (not kept, or not in the comparison) carry this code.
-pub use crate::hvg::genestats::NO_GROUP;
+pub use crate::aggregate::Cells;
+use crate::hvg::genestats::NO_GROUP;
 
 /// Which values are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,41 +20,6 @@ pub enum Ranking {
     Exact,
     /// The stored f16 log-normalised values: faster, more ties.
     Stored,
-}
-
-/// The cells that take part and how they are grouped and normalised.
-pub struct Cells {
-    /// Group of each cell of the store in 0..n_groups, or [`NO_GROUP`].
-    pub group: Vec<u32>,
-    pub n_groups: usize,
-    /// Cells in each group.
-    pub sizes: Vec<u64>,
-    /// Library size (total count) of each cell.
-    pub library: Vec<f64>,
-    /// The normalisation's target sum (1e4, as Seurat and the store's norm layer).
-    pub target_sum: f64,
-}
-
-impl Cells {
-    pub fn new(group: Vec<u32>, n_groups: usize, library: Vec<f64>, target_sum: f64) -> Self {
-        let mut sizes = vec![0u64; n_groups];
-        group
-            .iter()
-            .filter(|&&g| g != NO_GROUP)
-            .for_each(|&g| sizes[g as usize] += 1);
-        Cells {
-            group,
-            n_groups,
-            sizes,
-            library,
-            target_sum,
-        }
-    }
-
-    /// Cells taking part.
-    pub fn n(&self) -> u64 {
-        self.sizes.iter().sum()
-    }
 }
 
 /// One gene's sums over the cells of one group.
@@ -166,18 +131,7 @@ mod tests {
     fn rank_sums_and_ties_equal_a_direct_ranking() {
         let dir = crate::testdir::TestDir::new();
         let store = crate::testdir::simulated_store(&dir, 400, 150);
-        let library: Vec<f64> = (0..400)
-            .map(|c| {
-                store
-                    .cells
-                    .read(c)
-                    .unwrap()
-                    .counts
-                    .iter()
-                    .map(|&x| x as f64)
-                    .sum()
-            })
-            .collect();
+        let library = crate::testdir::library_sizes(&store);
         let group: Vec<u32> = (0..400u32)
             .map(|c| if c % 7 == 0 { NO_GROUP } else { c % 3 })
             .collect();
