@@ -3,6 +3,7 @@
 use super::convert::*;
 use super::{guarded, user_interrupted};
 use cellstream_engine::monitor::Monitor;
+use cellstream_engine::simulate::network::{simulate_network, NetworkOptions, PlantedEdge};
 use cellstream_engine::simulate::{barcode, simulate_10x, SimOptions};
 use extendr_api::prelude::*;
 
@@ -64,7 +65,32 @@ fn cs_simulate(
     })
 }
 
+/// A 10x directory of a planted network; returns list(regulator, target, sign).
+#[extendr]
+fn cs_simulate_network(dir: Robj, n_cells: Robj, n_tfs: Robj, n_targets: Robj, n_types: Robj, median_library: Robj, theta: Robj, seed: Robj) -> Robj {
+    guarded(|| {
+        let o = NetworkOptions {
+            n_cells: count(&n_cells, "n_cells")? as usize,
+            n_tfs: count(&n_tfs, "n_tfs")? as usize,
+            n_targets: count(&n_targets, "n_targets")? as usize,
+            n_types: count(&n_types, "n_types")? as usize,
+            median_library: number(&median_library, "median_library")?,
+            theta: number(&theta, "theta")?,
+            seed: count(&seed, "seed")?,
+        };
+        let edges = simulate_network(&path(&dir, "path")?, &o).map_err(|e| e.to_string())?;
+        let text = |f: &dyn Fn(&PlantedEdge) -> &str| Strings::from_values(edges.iter().map(f));
+        Ok(list!(
+            regulator = text(&|e| &e.regulator),
+            target = text(&|e| &e.target),
+            sign = text(&|e| if e.activates { "+" } else { "-" })
+        )
+        .into())
+    })
+}
+
 extendr_module! {
     mod simulate;
     fn cs_simulate;
+    fn cs_simulate_network;
 }

@@ -8,11 +8,13 @@
 //! - `hvg`: highly variable genes (vst with loess, dispersion);
 //! - `pca`: principal components of the scaled values, never densified;
 //! - `graph`: kNN, sNN and fuzzy graphs, Leiden clustering;
+//! - `grn`: gene regulatory networks from tree ensembles over quantised TF codes;
 //! - `umap`: UMAP layouts from a stored kNN;
 //! - `aggregate`: expression summarised per group of cells, pseudobulk sums;
 //! - `markers`: marker genes and differential expression (Wilcoxon, ROC, t), cells as
 //!   observations;
-//! - `simulate`: simulated 10x data for tests, demo and vignettes;
+//! - `simulate`: simulated 10x data (and a planted regulatory network) for tests, demo and
+//!   vignettes;
 //! - `frame`: typed obs / var columns; `error`: the one error type; `monitor`: interrupts and
 //!   progress of long passes;
 //! - `fuzz` (tests only): the fuzz suite, damaged files of every kind cellstream reads.
@@ -23,6 +25,7 @@ pub mod frame;
 #[cfg(test)]
 mod fuzz;
 pub mod graph;
+pub mod grn;
 pub mod hvg;
 pub mod input;
 pub mod markers;

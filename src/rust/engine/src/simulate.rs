@@ -448,5 +448,6 @@ fn write_10x(dir: &Path, o: &SimOptions, monitor: Monitor) -> Result<Simulated> 
     Ok(sim)
 }
 
+pub mod network;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@
 //! - `create`, `export`: a new store from an ingest source; a store written as h5ad;
 //! - `expression`: expression summarised per group, pseudobulk sums (reads only);
 //! - `analysis` (QC, outliers, kept cells, HVGs), `pca`, `graph` (neighbours, Leiden),
-//!   `umap`, `markers`: the steps themselves;
+//!   `umap`, `markers`, `grn`: the steps themselves;
 //! - `table`, `write`: query results as typed columns; typed tables filled through Arrow.
 
 mod access;
@@ -22,6 +22,7 @@ mod export;
 mod expression;
 mod exprtable;
 mod graph;
+mod grn;
 mod markers;
 mod pca;
 mod steps;
@@ -42,6 +43,7 @@ pub use graph::{
     cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest,
     NeighborsRequest, KNN_FILE, SNN_FILE,
 };
+pub use grn::{infer_grn, GrnRequest, Network};
 pub use markers::{find_markers, Markers, MarkersRequest};
 pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};

@@ -64,6 +64,7 @@ pub fn rerun_hint(step: &str) -> String {
         Some(("outliers", column)) => format!("find_outliers(x, column = \"{column}\")"),
         Some(("leiden", column)) => format!("cluster_leiden(x, name = \"{column}\")"),
         Some(("markers", name)) => format!("find_all_markers(x, name = \"{name}\")"),
+        Some(("grn", name)) => format!("infer_grn(x, tfs, name = \"{name}\")"),
         Some(("obs", column)) => format!("set_obs(x, \"{column}\", values)"),
         _ => format!("the {step} step"),
     }
@@ -79,6 +80,7 @@ fn describe(step: &str) -> String {
         Some(("outliers", column)) => format!("outlier calls in '{column}'"),
         Some(("leiden", column)) => format!("Leiden clusters in '{column}'"),
         Some(("markers", name)) => format!("marker genes '{name}'"),
+        Some(("grn", name)) => format!("gene regulatory network '{name}'"),
         Some(("obs", column)) => format!("cell annotations in '{column}'"),
         _ => step.into(),
     }

@@ -9,7 +9,10 @@
 //! `cellstream-bench graph STORE_DIR METHOD` (kNN k = 20 on 30 PCs of the store's PCA with
 //! METHOD exact / hnsw / nndescent, its recall on 2,000 rows, sNN and Leiden at resolution 1),
 //! `cellstream-bench umap STORE_DIR` (UMAP from the store's kNN and PCA, 15 neighbours, all
-//! threads).
+//! threads), `cellstream-bench grn MATRIX_TSV TFS METHOD OUT_TSV [OPTION=VALUE ...]` (a GRN
+//! of every gene of a dense genes x cells TSV, first column the gene, already transformed, on
+//! the TFs listed one per line in TFS; options n_trees, batch_size, max_depth, max_features,
+//! subsample, seed, threads; writes arboreto's `TF target importance`).
 
 use cellstream_engine::aggregate::pseudobulk::pseudobulk;
 use cellstream_engine::hvg::genestats::CellGroups;
@@ -47,10 +50,11 @@ fn main() {
         Some("pca") if args.len() == 6 => pca(&args[2], &args[3], &args[4], &args[5]),
         Some("graph") if args.len() == 4 => graph(&args[2], &args[3]),
         Some("umap") if args.len() == 3 => umap(&args[2]),
+        Some("grn") if args.len() >= 6 => grn(&args[2..]),
         _ => Err(
             "usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT \
             | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph \
-            EMBEDDING_FILE METHOD | umap STORE_DIR"
+            EMBEDDING_FILE METHOD | umap STORE_DIR | grn MATRIX_TSV TFS METHOD OUT_TSV [OPTION=VALUE ...]"
                 .into(),
         ),
     };
@@ -546,6 +550,80 @@ fn umap(store: &str) -> Result<(), String> {
         layout.init,
         layout.n_epochs,
         t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn grn(args: &[String]) -> Result<(), String> {
+    use cellstream_engine::grn::network::edges;
+    use cellstream_engine::grn::{fit_targets, Columns, GrnParams, Method as GrnMethod, Regulators};
+    let text = std::fs::read_to_string(&args[0]).map_err(|e| format!("{}: {e}", args[0]))?;
+    let (mut names, mut rows) = (Vec::new(), Vec::new());
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let mut fields = line.split('\t');
+        names.push(fields.next().unwrap_or_default().to_string());
+        rows.push(fields.map(|v| v.parse::<f32>().map_err(|_| format!("not a number: {v}"))).collect::<Result<Vec<_>, _>>()?);
+    }
+    let columns = |genes: &[usize]| {
+        let mut out = Columns { n_cells: rows[0].len(), ptr: vec![0], ..Default::default() };
+        for &g in genes {
+            for (c, &v) in rows[g].iter().enumerate().filter(|e| *e.1 != 0.0) {
+                out.cells.push(c as u32);
+                out.values.push(v);
+            }
+            out.ptr.push(out.cells.len());
+        }
+        out
+    };
+    let tf_names = std::fs::read_to_string(&args[1]).map_err(|e| e.to_string())?;
+    let tf_genes: Vec<usize> = tf_names.split_whitespace().filter_map(|t| names.iter().position(|n| n == t)).collect();
+    let mut params = GrnParams {
+        method: match args[2].as_str() {
+            "gbm" => GrnMethod::Gbm,
+            "rf" => GrnMethod::Rf,
+            "batched" => GrnMethod::Batched,
+            m => return Err(format!("unknown method {m}")),
+        },
+        ..GrnParams::default()
+    };
+    let mut threads = 0;
+    for opt in &args[4..] {
+        let (k, v) = opt.split_once('=').ok_or("OPTION=VALUE")?;
+        let bad = |_: std::num::ParseIntError| format!("bad value in {opt}");
+        let badf = |_: std::num::ParseFloatError| format!("bad value in {opt}");
+        match k {
+            "n_trees" => params.n_trees = v.parse().map_err(bad)?,
+            "batch_size" => params.batch_size = v.parse().map_err(bad)?,
+            "max_depth" => params.max_depth = Some(v.parse().map_err(bad)?),
+            "max_features" => params.max_features = Some(v.parse().map_err(badf)?),
+            "subsample" => params.subsample = Some(v.parse().map_err(badf)?),
+            "seed" => params.seed = v.parse().map_err(bad)?,
+            "threads" => threads = v.parse().map_err(bad)?,
+            _ => return Err(format!("unknown option {k}")),
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
+    let tf_columns = columns(&tf_genes);
+    let targets: Vec<usize> = (0..names.len()).collect();
+    let t = Instant::now();
+    let fits = pool.install(|| {
+        let regulators = Regulators::new(&tf_columns, &tf_genes, &params).map_err(|e| e.to_string())?;
+        fit_targets(&regulators, &columns(&targets), &targets, &params).map_err(|e| e.to_string())
+    })?;
+    let seconds = t.elapsed().as_secs_f64();
+    let mut out = String::from("TF\ttarget\timportance\n");
+    for e in edges(&fits) {
+        out.push_str(&format!("{}\t{}\t{}\n", names[tf_genes[e.tf]], names[e.target], e.importance));
+    }
+    std::fs::write(&args[3], out).map_err(|e| e.to_string())?;
+    let trees: f64 = fits.iter().map(|f| f.fit.n_trees as f64).sum::<f64>() / fits.len() as f64;
+    println!(
+        "grn {}: {} targets x {} TFs x {} cells in {seconds:.2} s ({:.2} ms per target, {trees:.0} trees per target)",
+        args[2],
+        targets.len(),
+        tf_genes.len(),
+        rows[0].len(),
+        1e3 * seconds / targets.len() as f64
     );
     Ok(())
 }
