@@ -67,3 +67,4 @@ bench: install peers
 	bash inst/bench/graph.sh
 	bash inst/bench/pipeline.sh
 	bash inst/bench/markers.sh
+	bash inst/bench/grn.sh

@@ -17,12 +17,20 @@ fn params(opts: &Robj) -> Res<GrnParams> {
         "gbm" => Method::Gbm,
         "rf" => Method::Rf,
         "batched" => Method::Batched,
-        other => return Err(format!("`method` must be \"batched\", \"gbm\" or \"rf\", not \"{other}\"")),
+        other => {
+            return Err(format!(
+                "`method` must be \"batched\", \"gbm\" or \"rf\", not \"{other}\""
+            ))
+        }
     };
     let binning = match string(&get("binning")?, "binning")?.as_str() {
         "quantile" => Binning::Quantile,
         "equal_width" => Binning::EqualWidth,
-        other => return Err(format!("`binning` must be \"quantile\" or \"equal_width\", not \"{other}\"")),
+        other => {
+            return Err(format!(
+                "`binning` must be \"quantile\" or \"equal_width\", not \"{other}\""
+            ))
+        }
     };
     let optional = |name: &str| -> Res<Option<f64>> {
         let v = number(&get(name)?, name)?;
@@ -68,10 +76,17 @@ fn cs_grn(
             "norm" => Transform::Norm,
             "log1p_raw" => Transform::Log1pRaw,
             "raw" => Transform::Raw,
-            other => return Err(format!("`transform` must be \"norm\", \"log1p_raw\" or \"raw\", not \"{other}\"")),
+            other => {
+                return Err(format!(
+                    "`transform` must be \"norm\", \"log1p_raw\" or \"raw\", not \"{other}\""
+                ))
+            }
         };
         let (tfs, targets) = (indices(&tfs, "tfs")?, indices(&targets, "targets")?);
-        let (cells, stratify_by) = (optional_string(&cells, "cells")?, optional_string(&stratify_by, "stratify_by")?);
+        let (cells, stratify_by) = (
+            optional_string(&cells, "cells")?,
+            optional_string(&stratify_by, "stratify_by")?,
+        );
         let name = string(&name, "name")?;
         let req = GrnRequest {
             name: &name,
@@ -83,7 +98,9 @@ fn cs_grn(
             transform,
             params: params(&opts)?,
         };
-        let network = with_progress(&progress, |monitor| s.write(|db| infer_grn(&s.store, db, &req, monitor)))?;
+        let network = with_progress(&progress, |monitor| {
+            s.write(|db| infer_grn(&s.store, db, &req, monitor))
+        })?;
         Ok(list!(
             edges = table_to_list(network.edges),
             targets = table_to_list(network.targets),
@@ -96,7 +113,16 @@ fn cs_grn(
 /// A network from a plain matrix given as its columns (genes; `i` 0-based cells, `p`, `x`,
 /// values already transformed). Returns 0-based TF and target positions and per-target fits.
 #[extendr]
-fn cs_grn_matrix(i: Robj, p: Robj, x: Robj, n_cells: Robj, tfs: Robj, targets: Robj, opts: Robj, progress: Robj) -> Robj {
+fn cs_grn_matrix(
+    i: Robj,
+    p: Robj,
+    x: Robj,
+    n_cells: Robj,
+    tfs: Robj,
+    targets: Robj,
+    opts: Robj,
+    progress: Robj,
+) -> Robj {
     guarded(|| {
         let rows = rust_indices(&i, "i")?;
         let ptr = indices(&p, "p")?;
@@ -127,8 +153,14 @@ fn cs_grn_matrix(i: Robj, p: Robj, x: Robj, n_cells: Robj, tfs: Robj, targets: R
         let tf_values = columns(&tfs)?;
         let regulators = Regulators::new(&tf_values, &tfs, &params).map_err(|e| e.to_string())?;
         let fits = with_progress(&progress, |monitor| {
-            fit_in_chunks(&regulators, &targets, |g| columns(g).map_err(cellstream_engine::Error::Request), &params, monitor)
-                .map_err(|e| e.to_string())
+            fit_in_chunks(
+                &regulators,
+                &targets,
+                |g| columns(g).map_err(cellstream_engine::Error::Request),
+                &params,
+                monitor,
+            )
+            .map_err(|e| e.to_string())
         })?;
         let rows = edges(&fits);
         let ints = |f: &dyn Fn(&cellstream_engine::grn::network::Edge) -> usize| -> Robj {

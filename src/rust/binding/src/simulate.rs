@@ -67,7 +67,16 @@ fn cs_simulate(
 
 /// A 10x directory of a planted network; returns list(regulator, target, sign).
 #[extendr]
-fn cs_simulate_network(dir: Robj, n_cells: Robj, n_tfs: Robj, n_targets: Robj, n_types: Robj, median_library: Robj, theta: Robj, seed: Robj) -> Robj {
+fn cs_simulate_network(
+    dir: Robj,
+    n_cells: Robj,
+    n_tfs: Robj,
+    n_targets: Robj,
+    n_types: Robj,
+    median_library: Robj,
+    theta: Robj,
+    seed: Robj,
+) -> Robj {
     guarded(|| {
         let o = NetworkOptions {
             n_cells: count(&n_cells, "n_cells")? as usize,

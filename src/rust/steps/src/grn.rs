@@ -42,7 +42,9 @@ pub fn infer_grn(store: &Store, db: &mut MetaDb, req: &GrnRequest, monitor: Moni
         inputs.extend(db.require_current_column(column)?);
         let chosen = db.obs_numbers(column)?;
         if chosen.iter().any(|v| !(v.is_nan() || *v == 0.0 || *v == 1.0)) {
-            return Err(format!("`cells` names obs column '{column}', which is not logical (TRUE / FALSE)"));
+            return Err(format!(
+                "`cells` names obs column '{column}', which is not logical (TRUE / FALSE)"
+            ));
         }
         keep.iter_mut().zip(&chosen).for_each(|(k, &v)| *k &= v == 1.0);
     }
@@ -67,12 +69,19 @@ pub fn infer_grn(store: &Store, db: &mut MetaDb, req: &GrnRequest, monitor: Moni
         }
         None => None,
     };
-    let cells = FittingCells::draw(&kept, store.n_cells(), req.max_cells, strata.as_deref(), req.params.seed);
+    let cells = FittingCells::draw(
+        &kept,
+        store.n_cells(),
+        req.max_cells,
+        strata.as_deref(),
+        req.params.seed,
+    );
     let library = db.obs_numbers("n_counts")?;
     let read = |genes: &[usize]| cells.read(store, genes, &library, req.transform, Monitor::quiet());
     let tf_values = read(req.tfs).map_err(|e| e.to_string())?;
     let regulators = Regulators::new(&tf_values, req.tfs, &req.params).map_err(|e| e.to_string())?;
-    let fits = fit_in_chunks(&regulators, req.targets, read, &req.params, monitor).map_err(|e| e.to_string())?;
+    let fits =
+        fit_in_chunks(&regulators, req.targets, read, &req.params, monitor).map_err(|e| e.to_string())?;
     let network = Network {
         edges: edge_frame(db, &fits, req.tfs)?,
         targets: target_frame(db, &fits)?,
@@ -93,7 +102,10 @@ pub fn infer_grn(store: &Store, db: &mut MetaDb, req: &GrnRequest, monitor: Moni
     Ok(network)
 }
 
-fn names(db: &MetaDb) -> Result<(Vec<Option<String>>, Vec<Option<String>>)> {
+/// Gene ids and symbols in store order.
+type Names = Vec<Option<String>>;
+
+fn names(db: &MetaDb) -> Result<(Names, Names)> {
     let genes = db.query("SELECT gene_id, symbol FROM var ORDER BY gene_index")?;
     Ok((genes.columns[0].to_text(), genes.columns[1].to_text()))
 }
@@ -104,13 +116,18 @@ fn edge_frame(db: &MetaDb, fits: &[TargetFit], tfs: &[usize]) -> Result<Frame> {
     let text = |of: &dyn Fn(&cellstream_engine::grn::network::Edge) -> usize, names: &[Option<String>]| {
         Column::Text(rows.iter().map(|e| names[of(e)].clone()).collect())
     };
-    let real = |f: &dyn Fn(&cellstream_engine::grn::network::Edge) -> f64| Column::Real(rows.iter().map(|e| Some(f(e))).collect());
+    let real = |f: &dyn Fn(&cellstream_engine::grn::network::Edge) -> f64| {
+        Column::Real(rows.iter().map(|e| Some(f(e))).collect())
+    };
     let mut t = Frame::default();
     t.push("TF", text(&|e| tfs[e.tf], &symbols));
     t.push("target", text(&|e| e.target, &symbols));
     t.push("importance", real(&|e| e.importance));
     t.push("importance_norm", real(&|e| e.importance_norm));
-    t.push("rank_in_target", Column::Int(rows.iter().map(|e| Some(e.rank_in_target as i64)).collect()));
+    t.push(
+        "rank_in_target",
+        Column::Int(rows.iter().map(|e| Some(e.rank_in_target as i64)).collect()),
+    );
     t.push("rho", real(&|e| e.rho));
     t.push("TF_id", text(&|e| tfs[e.tf], &ids));
     t.push("target_id", text(&|e| e.target, &ids));
@@ -120,19 +137,37 @@ fn edge_frame(db: &MetaDb, fits: &[TargetFit], tfs: &[usize]) -> Result<Frame> {
 fn target_frame(db: &MetaDb, fits: &[TargetFit]) -> Result<Frame> {
     let (ids, symbols) = names(db)?;
     let mut t = Frame::default();
-    t.push("target", Column::Text(fits.iter().map(|f| symbols[f.gene].clone()).collect()));
-    t.push("target_id", Column::Text(fits.iter().map(|f| ids[f.gene].clone()).collect()));
-    t.push("n_trees", Column::Int(fits.iter().map(|f| Some(f.fit.n_trees as i64)).collect()));
-    t.push("note", Column::Text(fits.iter().map(|f| f.fit.note.clone()).collect()));
+    t.push(
+        "target",
+        Column::Text(fits.iter().map(|f| symbols[f.gene].clone()).collect()),
+    );
+    t.push(
+        "target_id",
+        Column::Text(fits.iter().map(|f| ids[f.gene].clone()).collect()),
+    );
+    t.push(
+        "n_trees",
+        Column::Int(fits.iter().map(|f| Some(f.fit.n_trees as i64)).collect()),
+    );
+    t.push(
+        "note",
+        Column::Text(fits.iter().map(|f| f.fit.note.clone()).collect()),
+    );
     Ok(t)
 }
 
 fn describe(req: &GrnRequest, n_cells: usize) -> String {
     let p = &req.params;
     let method = match p.method {
-        Method::Gbm => format!("gbm (learning rate {}, at most {} trees)", p.learning_rate, p.max_trees),
+        Method::Gbm => format!(
+            "gbm (learning rate {}, at most {} trees)",
+            p.learning_rate, p.max_trees
+        ),
         Method::Rf => format!("rf ({} trees)", p.n_trees),
-        Method::Batched => format!("batched ({} trees, {} targets per batch)", p.n_trees, p.batch_size),
+        Method::Batched => format!(
+            "batched ({} trees, {} targets per batch)",
+            p.n_trees, p.batch_size
+        ),
     };
     let transform = match req.transform {
         Transform::Norm => "norm",

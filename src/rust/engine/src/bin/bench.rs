@@ -562,10 +562,18 @@ fn grn(args: &[String]) -> Result<(), String> {
     for line in text.lines().filter(|l| !l.is_empty()) {
         let mut fields = line.split('\t');
         names.push(fields.next().unwrap_or_default().to_string());
-        rows.push(fields.map(|v| v.parse::<f32>().map_err(|_| format!("not a number: {v}"))).collect::<Result<Vec<_>, _>>()?);
+        rows.push(
+            fields
+                .map(|v| v.parse::<f32>().map_err(|_| format!("not a number: {v}")))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
     }
     let columns = |genes: &[usize]| {
-        let mut out = Columns { n_cells: rows[0].len(), ptr: vec![0], ..Default::default() };
+        let mut out = Columns {
+            n_cells: rows[0].len(),
+            ptr: vec![0],
+            ..Default::default()
+        };
         for &g in genes {
             for (c, &v) in rows[g].iter().enumerate().filter(|e| *e.1 != 0.0) {
                 out.cells.push(c as u32);
@@ -576,7 +584,10 @@ fn grn(args: &[String]) -> Result<(), String> {
         out
     };
     let tf_names = std::fs::read_to_string(&args[1]).map_err(|e| e.to_string())?;
-    let tf_genes: Vec<usize> = tf_names.split_whitespace().filter_map(|t| names.iter().position(|n| n == t)).collect();
+    let tf_genes: Vec<usize> = tf_names
+        .split_whitespace()
+        .filter_map(|t| names.iter().position(|n| n == t))
+        .collect();
     let mut params = GrnParams {
         method: match args[2].as_str() {
             "gbm" => GrnMethod::Gbm,
@@ -602,7 +613,10 @@ fn grn(args: &[String]) -> Result<(), String> {
             _ => return Err(format!("unknown option {k}")),
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| e.to_string())?;
     let tf_columns = columns(&tf_genes);
     let targets: Vec<usize> = (0..names.len()).collect();
     let t = Instant::now();
@@ -613,7 +627,10 @@ fn grn(args: &[String]) -> Result<(), String> {
     let seconds = t.elapsed().as_secs_f64();
     let mut out = String::from("TF\ttarget\timportance\n");
     for e in edges(&fits) {
-        out.push_str(&format!("{}\t{}\t{}\n", names[tf_genes[e.tf]], names[e.target], e.importance));
+        out.push_str(&format!(
+            "{}\t{}\t{}\n",
+            names[tf_genes[e.tf]], names[e.target], e.importance
+        ));
     }
     std::fs::write(&args[3], out).map_err(|e| e.to_string())?;
     let trees: f64 = fits.iter().map(|f| f.fit.n_trees as f64).sum::<f64>() / fits.len() as f64;

@@ -66,7 +66,9 @@ pub fn boost(codes: &TfCodes, target: &Target, seed: u64, p: &BoostParams) -> Fi
         for (c, pred) in prediction.iter_mut().enumerate() {
             *pred += p.learning_rate * grown.tree.predict(codes, c);
         }
-        gain.iter_mut().zip(&grown.gain).for_each(|(g, x)| *g += x / n_in as f64);
+        gain.iter_mut()
+            .zip(&grown.gain)
+            .for_each(|(g, x)| *g += x / n_in as f64);
         improvements.push(before - oob_loss(&prediction));
         in_bag.iter_mut().for_each(|b| *b = false);
         let k = improvements.len();

@@ -51,7 +51,7 @@ impl TfCodes {
         for tf in 0..n_tfs {
             let range = tfs.ptr[tf]..tfs.ptr[tf + 1];
             let values = &tfs.values[range.clone()];
-            if values.iter().any(|&v| !(v >= 0.0) || !v.is_finite()) {
+            if values.iter().any(|&v| v.is_nan() || v < 0.0 || v.is_infinite()) {
                 return Err(Error::Request(
                     "TF values must be finite and non-negative (counts or log-normalised values)".into(),
                 ));
@@ -89,7 +89,9 @@ fn cut_points(values: &[f32], n_bins: usize, binning: Binning) -> Vec<f32> {
     let m = sorted.len();
     let (lo, hi) = (sorted[0], sorted[m - 1]);
     let mut cuts: Vec<f32> = match binning {
-        Binning::Quantile => (1..=n_bins).map(|k| sorted[(k * m).div_ceil(n_bins) - 1]).collect(),
+        Binning::Quantile => (1..=n_bins)
+            .map(|k| sorted[(k * m).div_ceil(n_bins) - 1])
+            .collect(),
         Binning::EqualWidth => (1..=n_bins)
             .map(|k| {
                 let edge = lo + (hi - lo) * k as f32 / n_bins as f32;
@@ -108,7 +110,9 @@ mod tests {
     use super::*;
 
     fn one_tf(values: &[f32]) -> Columns {
-        let cells: Vec<u32> = (0..values.len() as u32).filter(|&c| values[c as usize] != 0.0).collect();
+        let cells: Vec<u32> = (0..values.len() as u32)
+            .filter(|&c| values[c as usize] != 0.0)
+            .collect();
         Columns {
             n_cells: values.len(),
             ptr: vec![0, cells.len()],

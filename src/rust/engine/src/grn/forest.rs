@@ -37,7 +37,9 @@ pub fn forest(codes: &TfCodes, targets: &[Target], seed: u64, p: &ForestParams) 
             })
             .collect();
         for (imp, grown) in importance.iter_mut().zip(grow(codes, jobs, p.max_depth)) {
-            imp.iter_mut().zip(&grown.gain).for_each(|(i, g)| *i += g / n_in as f64);
+            imp.iter_mut()
+                .zip(&grown.gain)
+                .for_each(|(i, g)| *i += g / n_in as f64);
         }
     }
     importance

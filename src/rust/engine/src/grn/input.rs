@@ -44,7 +44,13 @@ pub struct FittingCells {
 impl FittingCells {
     /// `kept` (ascending store cells) or, when there are more, `max_cells` of them drawn
     /// with `seed`; with `strata` (a group per store cell) each group keeps its share.
-    pub fn draw(kept: &[u32], n_store_cells: usize, max_cells: usize, strata: Option<&[u32]>, seed: u64) -> Self {
+    pub fn draw(
+        kept: &[u32],
+        n_store_cells: usize,
+        max_cells: usize,
+        strata: Option<&[u32]>,
+        seed: u64,
+    ) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut cells: Vec<u32> = if kept.len() <= max_cells {
             kept.to_vec()
@@ -58,7 +64,10 @@ impl FittingCells {
         };
         cells.sort_unstable();
         let mut slot = vec![u32::MAX; n_store_cells];
-        cells.iter().enumerate().for_each(|(k, &c)| slot[c as usize] = k as u32);
+        cells
+            .iter()
+            .enumerate()
+            .for_each(|(k, &c)| slot[c as usize] = k as u32);
         FittingCells { cells, slot }
     }
 
@@ -75,17 +84,24 @@ impl FittingCells {
             return Err(Error::Request("one library size per cell is needed".into()));
         }
         let target_sum = store.manifest.target_sum;
-        let per_gene = scan(&store.genes, genes, "grn: reading genes", monitor, || (), |_, _, chunk| {
-            let mut col: Vec<(u32, f32)> = (0..chunk.nnz())
-                .filter_map(|k| {
-                    let c = chunk.indices[k] as usize;
-                    let s = self.slot[c];
-                    (s != u32::MAX).then(|| (s, transform.of(chunk.counts[k], library[c], target_sum)))
-                })
-                .collect();
-            col.sort_unstable_by_key(|e| e.0);
-            col
-        })?;
+        let per_gene = scan(
+            &store.genes,
+            genes,
+            "grn: reading genes",
+            monitor,
+            || (),
+            |_, _, chunk| {
+                let mut col: Vec<(u32, f32)> = (0..chunk.nnz())
+                    .filter_map(|k| {
+                        let c = chunk.indices[k] as usize;
+                        let s = self.slot[c];
+                        (s != u32::MAX).then(|| (s, transform.of(chunk.counts[k], library[c], target_sum)))
+                    })
+                    .collect();
+                col.sort_unstable_by_key(|e| e.0);
+                col
+            },
+        )?;
         let mut out = Columns {
             n_cells: self.cells.len(),
             ptr: vec![0],
@@ -104,7 +120,12 @@ impl FittingCells {
 
 /// `max` of `kept`, each group of `groups` keeping its share (largest remainders first).
 fn stratified(kept: &[u32], groups: &[u32], max: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<u32> {
-    let n_groups = kept.iter().map(|&c| groups[c as usize]).filter(|&g| g != NO_GROUP).max().map_or(0, |g| g as usize + 1);
+    let n_groups = kept
+        .iter()
+        .map(|&c| groups[c as usize])
+        .filter(|&g| g != NO_GROUP)
+        .max()
+        .map_or(0, |g| g as usize + 1);
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_groups + 1];
     for &c in kept {
         let g = groups[c as usize];
@@ -114,7 +135,11 @@ fn stratified(kept: &[u32], groups: &[u32], max: usize, rng: &mut Xoshiro256Plus
     let exact: Vec<f64> = members.iter().map(|m| max as f64 * m.len() as f64 / n).collect();
     let mut quota: Vec<usize> = exact.iter().map(|&e| e as usize).collect();
     let mut by_remainder: Vec<usize> = (0..members.len()).collect();
-    by_remainder.sort_by(|&a, &b| (exact[b] - quota[b] as f64).total_cmp(&(exact[a] - quota[a] as f64)).then(a.cmp(&b)));
+    by_remainder.sort_by(|&a, &b| {
+        (exact[b] - quota[b] as f64)
+            .total_cmp(&(exact[a] - quota[a] as f64))
+            .then(a.cmp(&b))
+    });
     let short = max - quota.iter().sum::<usize>();
     by_remainder.iter().take(short).for_each(|&g| quota[g] += 1);
     let mut out = Vec::with_capacity(max);

@@ -174,7 +174,12 @@ pub fn fit_targets(
     Ok(fits.into_iter().flatten().collect())
 }
 
-fn fit_batch(tfs: &Regulators, chunk: &[(usize, Vec<f64>, Option<u32>)], n_tfs: usize, params: &GrnParams) -> Vec<TargetFit> {
+fn fit_batch(
+    tfs: &Regulators,
+    chunk: &[(usize, Vec<f64>, Option<u32>)],
+    n_tfs: usize,
+    params: &GrnParams,
+) -> Vec<TargetFit> {
     let forest_y: Vec<Option<Vec<f64>>> = chunk
         .iter()
         .map(|(_, y, _)| {
@@ -187,7 +192,11 @@ fn fit_batch(tfs: &Regulators, chunk: &[(usize, Vec<f64>, Option<u32>)], n_tfs: 
     for (k, ((gene, y, masked), fy)) in chunk.iter().zip(&forest_y).enumerate() {
         let avail = n_tfs - usize::from(masked.is_some());
         if avail == 0 || fy.is_none() {
-            let why = if avail == 0 { "no TF other than itself" } else { "constant over the fitting cells" };
+            let why = if avail == 0 {
+                "no TF other than itself"
+            } else {
+                "constant over the fitting cells"
+            };
             fits[k] = Some(Fit {
                 importance: vec![0.0; n_tfs],
                 n_trees: 0,
@@ -201,7 +210,11 @@ fn fit_batch(tfs: &Regulators, chunk: &[(usize, Vec<f64>, Option<u32>)], n_tfs: 
             (None, _) => (avail as f64).sqrt() as usize,
         }
         .clamp(1, avail);
-        let y = if params.method == Method::Gbm { y } else { fy.as_ref().expect("checked") };
+        let y = if params.method == Method::Gbm {
+            y
+        } else {
+            fy.as_ref().expect("checked")
+        };
         slots.push(k);
         learnable.push(Target {
             y,
@@ -219,7 +232,10 @@ fn fit_batch(tfs: &Regulators, chunk: &[(usize, Vec<f64>, Option<u32>)], n_tfs: 
                 window: params.early_stop_window,
                 max_trees: params.max_trees,
             };
-            learnable.iter().map(|t| boost(&tfs.codes, t, params.seed, &p)).collect()
+            learnable
+                .iter()
+                .map(|t| boost(&tfs.codes, t, params.seed, &p))
+                .collect()
         }
         Method::Rf | Method::Batched => {
             let p = ForestParams {
@@ -255,10 +271,18 @@ pub fn fit_in_chunks(
     let per_chunk = (16 * rayon::current_num_threads()).max(params.batch_size);
     let mut out = Vec::with_capacity(target_genes.len());
     for (k, genes) in target_genes.chunks(per_chunk).enumerate() {
-        monitor.tick("grn: fitting targets", (k * per_chunk) as u64, target_genes.len() as u64)?;
+        monitor.tick(
+            "grn: fitting targets",
+            (k * per_chunk) as u64,
+            target_genes.len() as u64,
+        )?;
         out.extend(fit_targets(tfs, &read(genes)?, genes, params)?);
     }
-    monitor.tick("grn: fitting targets", target_genes.len() as u64, target_genes.len() as u64)?;
+    monitor.tick(
+        "grn: fitting targets",
+        target_genes.len() as u64,
+        target_genes.len() as u64,
+    )?;
     Ok(out)
 }
 
@@ -297,7 +321,9 @@ fn pearson(tfs: &Columns, tf: usize, y: &[f64]) -> f64 {
 
 /// The random stream of tree `tree` of target `gene`: independent of batches and threads.
 pub(crate) fn tree_seed(seed: u64, gene: usize, tree: usize) -> u64 {
-    let mut z = seed ^ (gene as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ (tree as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut z = seed
+        ^ (gene as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+        ^ (tree as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -309,7 +335,10 @@ pub(crate) fn subsample(n: usize, k: usize, seed: u64) -> Vec<u32> {
     let mut cells: Vec<u32> = if k >= n {
         (0..n as u32).collect()
     } else {
-        rand::seq::index::sample(&mut rng, n, k).into_iter().map(|c| c as u32).collect()
+        rand::seq::index::sample(&mut rng, n, k)
+            .into_iter()
+            .map(|c| c as u32)
+            .collect()
     };
     cells.sort_unstable();
     cells

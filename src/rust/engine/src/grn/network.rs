@@ -21,8 +21,14 @@ pub struct Edge {
 pub fn edges(fits: &[TargetFit]) -> Vec<Edge> {
     let mut out = Vec::new();
     for t in fits {
-        let mut tfs: Vec<usize> = (0..t.fit.importance.len()).filter(|&k| t.fit.importance[k] > 0.0).collect();
-        tfs.sort_by(|&a, &b| t.fit.importance[b].total_cmp(&t.fit.importance[a]).then(a.cmp(&b)));
+        let mut tfs: Vec<usize> = (0..t.fit.importance.len())
+            .filter(|&k| t.fit.importance[k] > 0.0)
+            .collect();
+        tfs.sort_by(|&a, &b| {
+            t.fit.importance[b]
+                .total_cmp(&t.fit.importance[a])
+                .then(a.cmp(&b))
+        });
         let total: f64 = tfs.iter().map(|&k| t.fit.importance[k]).sum();
         out.extend(tfs.iter().enumerate().map(|(r, &k)| Edge {
             tf: k,

@@ -4,7 +4,12 @@ use rand::Rng;
 
 /// `n_tfs` TFs over `n_cells` cells (log1p of sparse counts) and targets y = f(TF a, TF b)
 /// + noise: an activation by a and a repression by b.
-fn planted(n_cells: usize, n_tfs: usize, n_targets: usize, seed: u64) -> (Columns, Columns, Vec<(usize, usize)>) {
+fn planted(
+    n_cells: usize,
+    n_tfs: usize,
+    n_targets: usize,
+    seed: u64,
+) -> (Columns, Columns, Vec<(usize, usize)>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut tf_dense = vec![vec![0f32; n_cells]; n_tfs];
     for col in tf_dense.iter_mut() {
@@ -23,7 +28,11 @@ fn planted(n_cells: usize, n_tfs: usize, n_targets: usize, seed: u64) -> (Column
         truth.push((a, b));
         target_dense.push(
             (0..n_cells)
-                .map(|c| (2.0 * hill(tf_dense[a][c]) + 1.5 * (1.0 - hill(tf_dense[b][c])) + 0.3 * rng.random::<f64>()) as f32)
+                .map(|c| {
+                    (2.0 * hill(tf_dense[a][c])
+                        + 1.5 * (1.0 - hill(tf_dense[b][c]))
+                        + 0.3 * rng.random::<f64>()) as f32
+                })
                 .collect::<Vec<f32>>(),
         );
     }
@@ -46,7 +55,13 @@ fn sparse(dense: &[Vec<f32>]) -> Columns {
     out
 }
 
-fn fit(tfs: &Columns, tf_genes: &[usize], targets: &Columns, genes: &[usize], params: &GrnParams) -> Vec<TargetFit> {
+fn fit(
+    tfs: &Columns,
+    tf_genes: &[usize],
+    targets: &Columns,
+    genes: &[usize],
+    params: &GrnParams,
+) -> Vec<TargetFit> {
     let regulators = Regulators::new(tfs, tf_genes, params).unwrap();
     fit_targets(&regulators, targets, genes, params).unwrap()
 }
@@ -100,8 +115,17 @@ fn batched_grows_the_trees_of_rf_and_threads_do_not_change_the_output() {
     let reference = fit(&tfs, &tf_genes, &targets, &genes, &rf);
     assert_eq!(fit(&tfs, &tf_genes, &targets, &genes, &batched), reference);
     for threads in [1, 2, 4] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        for params in [&batched, &GrnParams { method: Method::Gbm, ..rf }] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for params in [
+            &batched,
+            &GrnParams {
+                method: Method::Gbm,
+                ..rf
+            },
+        ] {
             let a = pool.install(|| fit(&tfs, &tf_genes, &targets, &genes, params));
             let b = fit(&tfs, &tf_genes, &targets, &genes, params);
             assert_eq!(a, b, "{threads} threads");
@@ -113,7 +137,11 @@ fn batched_grows_the_trees_of_rf_and_threads_do_not_change_the_output() {
     let table = edges(&reference);
     assert!(table.iter().all(|e| tf_genes[e.tf] != e.target));
     for gene in genes {
-        let total: f64 = table.iter().filter(|e| e.target == gene).map(|e| e.importance_norm).sum();
+        let total: f64 = table
+            .iter()
+            .filter(|e| e.target == gene)
+            .map(|e| e.importance_norm)
+            .sum();
         assert!((total - 1.0).abs() < 1e-12, "{gene}: {total}");
     }
 }
@@ -125,7 +153,13 @@ fn gbm_keeps_arboreto_importance_scale_and_stops_early() {
         method: Method::Gbm,
         ..GrnParams::default()
     };
-    let fits = fit(&tfs, &(0..10).collect::<Vec<_>>(), &targets, &(10..15).collect::<Vec<_>>(), &params);
+    let fits = fit(
+        &tfs,
+        &(0..10).collect::<Vec<_>>(),
+        &targets,
+        &(10..15).collect::<Vec<_>>(),
+        &params,
+    );
     for (f, &(a, _)) in fits.iter().zip(&truth) {
         assert!(f.fit.n_trees >= 25 && f.fit.n_trees < 5000, "{}", f.fit.n_trees);
         let total: f64 = f.fit.importance.iter().sum();
@@ -139,7 +173,10 @@ fn a_constant_target_is_noted_and_learns_nothing() {
     let (tfs, _, _) = planted(100, 5, 1, 4);
     let constant = sparse(&[vec![2.0; 100]]);
     let fits = fit(&tfs, &[0, 1, 2, 3, 4], &constant, &[9], &GrnParams::default());
-    assert_eq!(fits[0].fit.note.as_deref(), Some("constant over the fitting cells"));
+    assert_eq!(
+        fits[0].fit.note.as_deref(),
+        Some("constant over the fitting cells")
+    );
     assert!(fits[0].fit.importance.iter().all(|&v| v == 0.0));
     assert!(edges(&fits).is_empty());
 }

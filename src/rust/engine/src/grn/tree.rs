@@ -253,7 +253,13 @@ fn find_splits(codes: &TfCodes, states: &[JobState], open: &mut [Open]) {
 }
 
 /// A TF not drawn yet for this node (uniform), or None when every one was.
-fn draw(rng: &mut Xoshiro256PlusPlus, drawn: &[u32], n_tfs: usize, masked: Option<u32>, avail: usize) -> Option<u32> {
+fn draw(
+    rng: &mut Xoshiro256PlusPlus,
+    drawn: &[u32],
+    n_tfs: usize,
+    masked: Option<u32>,
+    avail: usize,
+) -> Option<u32> {
     if drawn.len() >= avail {
         return None;
     }
@@ -298,7 +304,12 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
         if cells.len() < SORT_BELOW {
             for (k, &f) in o.pending.iter().enumerate() {
                 pairs.clear();
-                pairs.extend(cells.iter().map(|&c| (codes.dense[c as usize * codes.n_tfs + f as usize], s.y[c as usize])));
+                pairs.extend(cells.iter().map(|&c| {
+                    (
+                        codes.dense[c as usize * codes.n_tfs + f as usize],
+                        s.y[c as usize],
+                    )
+                }));
                 pairs.sort_by_key(|p| p.0);
                 out[i][k] = merge(&pairs);
             }

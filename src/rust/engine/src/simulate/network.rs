@@ -30,7 +30,15 @@ pub struct PlantedEdge {
 }
 
 pub fn simulate_network(dir: &Path, o: &NetworkOptions) -> Result<Vec<PlantedEdge>> {
-    if o.n_cells < 10 || o.n_tfs < 2 || o.n_targets < 1 || o.n_types < 1 || !(o.theta > 0.0) || !(o.median_library > 0.0) {
+    if o.n_cells < 10
+        || o.n_tfs < 2
+        || o.n_targets < 1
+        || o.n_types < 1
+        || o.theta.is_nan()
+        || o.theta <= 0.0
+        || o.median_library.is_nan()
+        || o.median_library <= 0.0
+    {
         return Err(Error::Request(
             "simulate_network needs n_cells >= 10, n_tfs >= 2, n_targets >= 1, n_types >= 1, theta > 0 and \
             median_library > 0"
@@ -38,7 +46,10 @@ pub fn simulate_network(dir: &Path, o: &NetworkOptions) -> Result<Vec<PlantedEdg
         ));
     }
     if dir.exists() {
-        return Err(Error::Request(format!("'{}' already exists; choose a new directory", dir.display())));
+        return Err(Error::Request(format!(
+            "'{}' already exists; choose a new directory",
+            dir.display()
+        )));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create '{}'", dir.display()), e))?;
     let written = write(dir, o);
@@ -56,7 +67,9 @@ fn write(dir: &Path, o: &NetworkOptions) -> Result<Vec<PlantedEdge>> {
         .collect();
     let level = LogNormal::new(0.0, 0.8).expect("valid");
     // Per cell type each TF's mean activity, around 1.
-    let type_level: Vec<Vec<f64>> = (0..o.n_types).map(|_| (0..o.n_tfs).map(|_| level.sample(&mut rng)).collect()).collect();
+    let type_level: Vec<Vec<f64>> = (0..o.n_types)
+        .map(|_| (0..o.n_tfs).map(|_| level.sample(&mut rng)).collect())
+        .collect();
     let mut regulators: Vec<Vec<(usize, bool, f64)>> = Vec::new();
     let mut edges = Vec::new();
     for g in 0..o.n_targets {
@@ -97,7 +110,9 @@ fn write(dir: &Path, o: &NetworkOptions) -> Result<Vec<PlantedEdge>> {
     for c in 0..o.n_cells {
         let ty = c % o.n_types;
         let lib = library.sample(&mut rng);
-        let activity: Vec<f64> = (0..o.n_tfs).map(|t| type_level[ty][t] * cell_noise.sample(&mut rng)).collect();
+        let activity: Vec<f64> = (0..o.n_tfs)
+            .map(|t| type_level[ty][t] * cell_noise.sample(&mut rng))
+            .collect();
         for (t, &a) in activity.iter().enumerate() {
             let n = nb(lib * share * a, &mut rng);
             if n > 0 {
@@ -128,17 +143,33 @@ fn write(dir: &Path, o: &NetworkOptions) -> Result<Vec<PlantedEdge>> {
     let files: [(&str, String); 4] = [
         (
             "matrix.mtx.gz",
-            format!("%%MatrixMarket matrix coordinate integer general\n{n_genes} {} {nnz}\n{body}", o.n_cells),
+            format!(
+                "%%MatrixMarket matrix coordinate integer general\n{n_genes} {} {nnz}\n{body}",
+                o.n_cells
+            ),
         ),
         (
             "features.tsv.gz",
-            names.iter().map(|n| format!("{n}\t{n}\tGene Expression\n")).collect(),
+            names
+                .iter()
+                .map(|n| format!("{n}\t{n}\tGene Expression\n"))
+                .collect(),
         ),
-        ("barcodes.tsv.gz", (0..o.n_cells).map(|c| format!("{}\n", barcode(c))).collect()),
+        (
+            "barcodes.tsv.gz",
+            (0..o.n_cells).map(|c| format!("{}\n", barcode(c))).collect(),
+        ),
         (
             "network.tsv",
             std::iter::once("regulator\ttarget\tsign\n".to_string())
-                .chain(edges.iter().map(|e| format!("{}\t{}\t{}\n", e.regulator, e.target, if e.activates { "+" } else { "-" })))
+                .chain(edges.iter().map(|e| {
+                    format!(
+                        "{}\t{}\t{}\n",
+                        e.regulator,
+                        e.target,
+                        if e.activates { "+" } else { "-" }
+                    )
+                }))
                 .collect(),
         ),
     ];
