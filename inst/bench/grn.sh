@@ -7,13 +7,14 @@
 #   faithful arboreto GRNBoost2 (arboreto 0.1.6 + scikit-learn 1.2.2, the pinned venv of
 #   ../shared/reference/grn_arboreto/requirements-faithful.txt at $GRN_PYTHON) on the same
 #   log1p(CP10k) values, seed 777.
-# Usage: bash inst/bench/grn.sh [N] [TFS] [TARGETS]
+# MAIN=0 skips this part. Usage: bash inst/bench/grn.sh [N] [TFS] [TARGETS]
 . "$(dirname "$0")/common.sh"
 n=${1:-10000}
 n_tfs=${2:-500}
 n_targets=${3:-50}
 grn_py=${GRN_PYTHON:-$HOME/.cache/cellstream-grn-faithful/bin/python}
 [ -x "$grn_py" ] || { python3 -m venv "${grn_py%/bin/python}" && "$grn_py" -m pip install -q -r "$shared/reference/grn_arboreto/requirements-faithful.txt"; }
+if [ "${MAIN:-1}" = 1 ]; then
 sim=$work/grn-sim-$n-$n_tfs
 store=$work/grn-store-$n-$n_tfs
 if [ ! -d "$store" ]; then
@@ -48,3 +49,19 @@ print("arboreto GRNBoost2: %d targets in %.2f s, %.1f ms per target, %.0f trees 
 PY
 /usr/bin/time -v "$grn_py" "$work/grn_peer.py" "$sim" "$n_tfs" "$n_targets" > "$work/grn-peer.out" 2> "$work/time-grn-peer.txt" || { cat "$work/time-grn-peer.txt"; exit 1; }
 cat "$work/grn-peer.out"; echo "  wall $(wall "$work/time-grn-peer.txt"), peak RSS $(peak "$work/time-grn-peer.txt")"
+fi
+# Scale (SCALE_STORE=<a store of inst/bench/h5ad.sh>, e.g. the 1M-cell upsampled PBMC3k): the
+# default method with all threads on SCALE_TFS (1,000) stand-in TFs (genes drawn with seed 1
+# among those detected in >= 0.5% of the cells: speed depends on sparsity, not on which genes
+# regulate) and the SCALE_TARGETS (2,000) most detected genes as targets.
+if [ -n "${SCALE_STORE:-}" ]; then
+  /usr/bin/time -v Rscript -e "suppressMessages(library(cellstream)); x <- open_store('$SCALE_STORE')
+    v <- var(x); set.seed(1)
+    tfs <- sample(v\$gene_id[v\$n_cells >= 0.005 * x\$dim[1]], ${SCALE_TFS:-1000})
+    targets <- v\$gene_id[order(-v\$n_cells)][seq_len(${SCALE_TARGETS:-2000})]
+    t <- system.time(net <- infer_grn(x, tfs = tfs, targets = targets, name = 'scale', verbose = FALSE))[['elapsed']]
+    cat(sprintf('cellstream gbm at scale: %d cells kept, %d TFs x %d targets in %.1f s (%.2f targets per second)\n',
+                sum(keep(x)), length(tfs), length(targets), t, length(targets) / t))" \
+    > "$work/grn-scale.out" 2> "$work/time-grn-scale.txt" || { cat "$work/time-grn-scale.txt"; exit 1; }
+  cat "$work/grn-scale.out"; echo "  wall $(wall "$work/time-grn-scale.txt"), peak RSS $(peak "$work/time-grn-scale.txt")"
+fi

@@ -12,7 +12,7 @@
 //! threads), `cellstream-bench grn MATRIX_TSV TFS METHOD OUT_TSV [OPTION=VALUE ...]` (a GRN
 //! of every gene of a dense genes x cells TSV, first column the gene, already transformed, on
 //! the TFs listed one per line in TFS; options n_trees, batch_size, max_depth, max_features,
-//! subsample, seed, threads; writes arboreto's `TF target importance`).
+//! subsample, seed, threads, first_target (targets are the genes from that row on); writes arboreto's `TF target importance`).
 
 use cellstream_engine::aggregate::pseudobulk::pseudobulk;
 use cellstream_engine::hvg::genestats::CellGroups;
@@ -597,7 +597,7 @@ fn grn(args: &[String]) -> Result<(), String> {
         },
         ..GrnParams::default()
     };
-    let mut threads = 0;
+    let (mut threads, mut first_target) = (0, 0);
     for opt in &args[4..] {
         let (k, v) = opt.split_once('=').ok_or("OPTION=VALUE")?;
         let bad = |_: std::num::ParseIntError| format!("bad value in {opt}");
@@ -610,6 +610,7 @@ fn grn(args: &[String]) -> Result<(), String> {
             "subsample" => params.subsample = Some(v.parse().map_err(badf)?),
             "seed" => params.seed = v.parse().map_err(bad)?,
             "threads" => threads = v.parse().map_err(bad)?,
+            "first_target" => first_target = v.parse().map_err(bad)?,
             _ => return Err(format!("unknown option {k}")),
         }
     }
@@ -618,7 +619,7 @@ fn grn(args: &[String]) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let tf_columns = columns(&tf_genes);
-    let targets: Vec<usize> = (0..names.len()).collect();
+    let targets: Vec<usize> = (first_target..names.len()).collect();
     let t = Instant::now();
     let fits = pool.install(|| {
         let regulators = Regulators::new(&tf_columns, &tf_genes, &params).map_err(|e| e.to_string())?;

@@ -28,8 +28,8 @@ pub struct TfCodes {
     pub n_codes: Vec<u16>,
     /// Per TF the largest value of each non-zero code (code k: `cuts[tf][k - 1]`).
     pub cuts: Vec<Vec<f32>>,
-    /// `dense[cell * n_tfs + tf]`: the code of every cell and TF.
-    pub dense: Vec<u8>,
+    /// `dense[tf * n_cells + cell]`: the code of every TF and cell.
+    dense: Vec<u8>,
 }
 
 impl TfCodes {
@@ -60,7 +60,7 @@ impl TfCodes {
             for (k, &v) in values.iter().enumerate() {
                 let code = 1 + cuts.partition_point(|&c| c < v) as u8;
                 out.codes[range.start + k] = code;
-                out.dense[tfs.cells[range.start + k] as usize * n_tfs + tf] = code;
+                out.dense[tf * n_cells + tfs.cells[range.start + k] as usize] = code;
             }
             out.n_codes.push(cuts.len() as u16 + 1);
             out.cuts.push(cuts);
@@ -71,6 +71,11 @@ impl TfCodes {
     pub fn nonzeros(&self, tf: usize) -> (&[u32], &[u8]) {
         let r = self.ptr[tf]..self.ptr[tf + 1];
         (&self.cells[r.clone()], &self.codes[r])
+    }
+
+    /// The code of every fitting cell for `tf`.
+    pub fn column(&self, tf: usize) -> &[u8] {
+        &self.dense[tf * self.n_cells..(tf + 1) * self.n_cells]
     }
 
     pub fn nnz(&self, tf: usize) -> usize {
@@ -126,8 +131,7 @@ mod tests {
         let v = [0.0, 3.0, 1.0, 0.0, 3.0, 2.0, 1.0, 1.0];
         let codes = TfCodes::build(&one_tf(&v), 255, Binning::Quantile).unwrap();
         assert_eq!(codes.cuts[0], vec![1.0, 2.0, 3.0]);
-        let dense: Vec<u8> = (0..8).map(|c| codes.dense[c]).collect();
-        assert_eq!(dense, vec![0, 3, 1, 0, 3, 2, 1, 1]);
+        assert_eq!(codes.column(0), &[0, 3, 1, 0, 3, 2, 1, 1]);
         assert_eq!(codes.n_codes[0], 4);
         assert_eq!(codes.nonzeros(0).1, &[3, 1, 3, 2, 1, 1]);
     }

@@ -35,14 +35,13 @@ pub struct Tree {
 
 impl Tree {
     pub fn predict(&self, codes: &TfCodes, cell: usize) -> f64 {
-        let row = &codes.dense[cell * codes.n_tfs..(cell + 1) * codes.n_tfs];
         let mut at = 0;
         loop {
             let node = &self.nodes[at];
             if node.feature == LEAF {
                 return node.value;
             }
-            at = if row[node.feature as usize] <= node.threshold {
+            at = if codes.column(node.feature as usize)[cell] <= node.threshold {
                 node.left
             } else {
                 node.right
@@ -290,9 +289,13 @@ const SORT_BELOW: usize = 64;
 
 /// Per open node, per pending TF: the non-empty bins, by code.
 fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Vec<Bin>>> {
-    let mut full: Vec<Vec<Vec<(f64, u32)>>> = open
+    // One bin per possible code: a u8 code indexes it without a bounds check.
+    let mut full: Vec<Vec<Box<[(f64, u32); 256]>>> = open
         .iter()
-        .map(|o| o.pending.iter().map(|_| Vec::new()).collect())
+        .map(|o| match o.end - o.start {
+            n if n < SORT_BELOW => Vec::new(),
+            _ => o.pending.iter().map(|_| Box::new([(0.0, 0); 256])).collect(),
+        })
         .collect();
     let mut out: Vec<Vec<Vec<Bin>>> = open.iter().map(|o| vec![Vec::new(); o.pending.len()]).collect();
     // (TF, open node, pending index) of the histograms built from the TF's non-zeros.
@@ -304,35 +307,22 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
         if cells.len() < SORT_BELOW {
             for (k, &f) in o.pending.iter().enumerate() {
                 pairs.clear();
-                pairs.extend(cells.iter().map(|&c| {
-                    (
-                        codes.dense[c as usize * codes.n_tfs + f as usize],
-                        s.y[c as usize],
-                    )
-                }));
+                let column = codes.column(f as usize);
+                pairs.extend(cells.iter().map(|&c| (column[c as usize], s.y[c as usize])));
                 pairs.sort_by_key(|p| p.0);
                 out[i][k] = merge(&pairs);
             }
             continue;
         }
-        let mut dense: Vec<(usize, u32)> = Vec::new();
+        let mut ys: Option<Vec<f64>> = None;
         for (k, &f) in o.pending.iter().enumerate() {
-            full[i][k] = vec![(0.0, 0); codes.n_codes[f as usize] as usize];
-            if cells.len() <= codes.nnz(f as usize) {
-                dense.push((k, f));
-            } else {
+            let h = &mut full[i][k];
+            if cells.len() > codes.nnz(f as usize) {
                 by_tf.push((f, i as u32, k as u32));
+                continue;
             }
-        }
-        let h = &mut full[i];
-        for &c in cells {
-            let row = &codes.dense[c as usize * codes.n_tfs..];
-            let yc = s.y[c as usize];
-            for &(k, f) in &dense {
-                let bin = &mut h[k][row[f as usize] as usize];
-                bin.0 += yc;
-                bin.1 += 1;
-            }
+            let ys = ys.get_or_insert_with(|| cells.iter().map(|&c| s.y[c as usize]).collect());
+            dense_histogram(codes.column(f as usize), cells, ys, h);
         }
     }
     by_tf.sort_unstable();
@@ -357,7 +347,11 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
     }
     for (i, o) in open.iter().enumerate() {
         let n = (o.end - o.start) as u32;
-        for (k, h) in full[i].iter_mut().enumerate().filter(|(_, h)| !h.is_empty()) {
+        if o.end - o.start < SORT_BELOW {
+            continue;
+        }
+        for (k, h) in full[i].iter_mut().enumerate() {
+            let h = &mut h[..codes.n_codes[o.pending[k] as usize] as usize];
             let (s, m) = h[1..].iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
             h[0] = (o.sum - s, n - m);
             out[i][k] = h
@@ -373,6 +367,15 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
         }
     }
     out
+}
+
+/// Fills `h` from the node's cells through the TF's dense codes.
+fn dense_histogram(column: &[u8], cells: &[u32], ys: &[f64], h: &mut [(f64, u32); 256]) {
+    for (&c, &y) in cells.iter().zip(ys) {
+        let bin = &mut h[column[c as usize] as usize];
+        bin.0 += y;
+        bin.1 += 1;
+    }
 }
 
 /// Bins of (code, y) pairs sorted by code.
@@ -412,7 +415,8 @@ fn best_threshold(bins: &[Bin], n: usize, sum: f64) -> Option<(u8, f64)> {
 fn split_node(codes: &TfCodes, s: &mut JobState, o: Open, split: Split, next: &mut Vec<Open>) {
     let f = split.feature as usize;
     let cells = &mut s.order[o.start..o.end];
-    let code = |c: u32| codes.dense[c as usize * codes.n_tfs + f];
+    let column = codes.column(f);
+    let code = |c: u32| column[c as usize];
     // Stable partition: left cells compacted in place, right cells through the scratch.
     s.scratch.clear();
     let (mut n_left, mut sum_left, mut sum_right) = (0, 0.0, 0.0);
