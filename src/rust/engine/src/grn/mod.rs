@@ -331,17 +331,15 @@ pub(crate) fn tree_seed(seed: u64, gene: usize, tree: usize) -> u64 {
 
 /// `k` of the cells 0..n, drawn without replacement, ascending.
 pub(crate) fn subsample(n: usize, k: usize, seed: u64) -> Vec<u32> {
+    if k >= n {
+        return (0..n as u32).collect();
+    }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut cells: Vec<u32> = if k >= n {
-        (0..n as u32).collect()
-    } else {
-        rand::seq::index::sample(&mut rng, n, k)
-            .into_iter()
-            .map(|c| c as u32)
-            .collect()
-    };
-    cells.sort_unstable();
-    cells
+    let mut chosen = vec![false; n];
+    rand::seq::index::sample(&mut rng, n, k)
+        .into_iter()
+        .for_each(|c| chosen[c] = true);
+    (0..n as u32).filter(|&c| chosen[c as usize]).collect()
 }
 
 #[cfg(test)]

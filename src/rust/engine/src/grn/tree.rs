@@ -329,10 +329,23 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
     let mut slot: Vec<u32> = vec![NO_SLOT; open.len()];
     for group in by_tf.chunk_by(|a, b| a.0 == b.0) {
         let f = group[0].0 as usize;
+        let (cells, tf_codes) = codes.nonzeros(f);
+        if let [(_, i, k)] = *group {
+            // One node wants this TF (gbm's usual case): no lookup of the node's slot.
+            let s = &states[open[i as usize].job];
+            let h = &mut full[i as usize][k as usize];
+            // Branch-free: a cell of another node (about half of them below the root) adds 0.
+            for (&c, &code) in cells.iter().zip(tf_codes) {
+                let member = s.open_of[c as usize] == i;
+                let bin = &mut h[code as usize];
+                bin.0 += if member { s.y[c as usize] } else { 0.0 };
+                bin.1 += u32::from(member);
+            }
+            continue;
+        }
         let mut jobs: Vec<usize> = group.iter().map(|&(_, i, _)| open[i as usize].job).collect();
         jobs.dedup();
         group.iter().for_each(|&(_, i, k)| slot[i as usize] = k);
-        let (cells, tf_codes) = codes.nonzeros(f);
         for (&c, &code) in cells.iter().zip(tf_codes) {
             for &j in &jobs {
                 let i = states[j].open_of[c as usize];
