@@ -283,6 +283,9 @@ struct Bin {
     n: u32,
 }
 
+/// Sum of y and cells for each possible code.
+type Bins = [(f64, u32); 256];
+
 /// Nodes with fewer cells than this sort their (code, y) pairs instead of filling one bin
 /// per code: deep trees have many small nodes and up to 256 codes per TF.
 const SORT_BELOW: usize = 64;
@@ -290,7 +293,7 @@ const SORT_BELOW: usize = 64;
 /// Per open node, per pending TF: the non-empty bins, by code.
 fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Vec<Bin>>> {
     // One bin per possible code: a u8 code indexes it without a bounds check.
-    let mut full: Vec<Vec<Box<[(f64, u32); 256]>>> = open
+    let mut full: Vec<Vec<Box<Bins>>> = open
         .iter()
         .map(|o| match o.end - o.start {
             n if n < SORT_BELOW => Vec::new(),
@@ -385,7 +388,7 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
 /// Fills `h` from the node's cells through the TF's dense codes, alternate cells into two
 /// histograms: neighbouring cells often share a code (zeros above all), and with one
 /// histogram every addition would wait for the previous one.
-fn dense_histogram(column: &[u8], cells: &[u32], ys: &[f64], h: &mut [(f64, u32); 256]) {
+fn dense_histogram(column: &[u8], cells: &[u32], ys: &[f64], h: &mut Bins) {
     let mut other = [(0.0, 0u32); 256];
     let (cell_pairs, y_pairs) = (cells.chunks_exact(2), ys.chunks_exact(2));
     for (c, y) in cell_pairs.zip(y_pairs) {
