@@ -18,9 +18,11 @@
 #' to unit variance, `n_trees` trees on 63.2% subsamples, sqrt(p) TFs per split, grown to pure
 #' leaves; `importance` is the share of the target's variance explained, averaged over trees);
 #' `"batched"` grows the same trees as `"rf"`, `batch_size` targets in one pass over the TF
-#' codes. The default is `"gbm"` because it measured the best accuracy for its time on the
-#' SERGIO benchmarks (AUPR at parity with faithful GRNBoost2 on all eight sets, at ~20 ms per
-#' target on 2,700 cells; the forests are more accurate on UMI data but 5 to 40 times slower).
+#' codes. The default is `"gbm"`: on the SERGIO benchmarks (DS1 clean / UMI / noisy, DS2 UMI,
+#' two seeds) it is at parity with faithful GRNBoost2 on every set (median AUPR 0.583 against
+#' 0.565) at 13 to 81 ms per target on 2,700 cells; the forests reach a higher median (0.626
+#' with 100 trees) but lose on DS2 and the noisy tier, and on 10,000 cells x 500 TFs take 18
+#' times as long per target (500 trees).
 #'
 #' **Values.** Trees ignore monotone transforms of the TFs but not of the target:
 #' `transform = "norm"` (default, log1p(CP10k) as Seurat's `data`, what pySCENIC users feed),

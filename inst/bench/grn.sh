@@ -3,7 +3,8 @@
 # one target per worker; cellstream with RAYON_NUM_THREADS=1): per-target time on N cells
 # (default 10,000) x TFS TFs (default 500) of simulate_network(), the first TARGETS targets
 # (default 50; per-target times are independent, so they extrapolate):
-#   cellstream infer_grn() method gbm and batched (transform norm = log1p(CP10k)),
+#   cellstream infer_grn() method gbm and batched (transform norm = log1p(CP10k); batched on
+#   the first BATCHED_TARGETS, default 10: 500 full-depth trees per target take a while),
 #   faithful arboreto GRNBoost2 (arboreto 0.1.6 + scikit-learn 1.2.2, the pinned venv of
 #   ../shared/reference/grn_arboreto/requirements-faithful.txt at $GRN_PYTHON) on the same
 #   log1p(CP10k) values, seed 777.
@@ -21,11 +22,13 @@ if [ ! -d "$store" ]; then
   rm -rf "$sim"
   Rscript -e "suppressMessages(library(cellstream)); sim <- simulate_network($n, n_tfs = $n_tfs, n_targets = 2000, path = '$sim', seed = 1); invisible(ingest_mtx(sim, '$store', verbose = FALSE))"
 fi
-targets="sprintf('TG%03d', 1:$n_targets)"
-for method in gbm batched; do
+for run in "gbm $n_targets" "batched ${BATCHED_TARGETS:-10}"; do
+  set -- $run
+  method=$1
+  targets="sprintf('TG%03d', 1:$2)"
   /usr/bin/time -v env RAYON_NUM_THREADS=1 Rscript -e "suppressMessages(library(cellstream)); x <- open_store('$store')
     t <- system.time(net <- infer_grn(x, tfs = sprintf('TF%02d', 1:$n_tfs), targets = $targets, method = '$method', name = '$method', verbose = FALSE))[['elapsed']]
-    cat(sprintf('cellstream %s: %d targets in %.2f s, %.1f ms per target, %.0f trees per target\n', '$method', $n_targets, t, 1e3 * t / $n_targets, mean(attr(net, 'targets')\$n_trees)))" \
+    cat(sprintf('cellstream %s: %d targets in %.2f s, %.1f ms per target, %.0f trees per target\n', '$method', $2, t, 1e3 * t / $2, mean(attr(net, 'targets')\$n_trees)))" \
     > "$work/grn-$method.out" 2> "$work/time-grn-$method.txt" || { cat "$work/time-grn-$method.txt"; exit 1; }
   cat "$work/grn-$method.out"; echo "  wall $(wall "$work/time-grn-$method.txt"), peak RSS $(peak "$work/time-grn-$method.txt")"
 done
