@@ -255,7 +255,7 @@ fn fit_batch(
         .map(|((gene, y, _), fit)| TargetFit {
             gene: *gene,
             fit: fit.expect("every target fitted or noted"),
-            rho: (0..n_tfs).map(|tf| pearson(tfs.values, tf, y)).collect(),
+            rho: correlations(tfs.values, y),
         })
         .collect()
 }
@@ -297,26 +297,30 @@ fn sd(y: &[f64]) -> f64 {
     }
 }
 
-/// Pearson correlation of TF `tf` with y over the fitting cells (0 when either is constant).
-fn pearson(tfs: &Columns, tf: usize, y: &[f64]) -> f64 {
+/// Pearson correlation of every TF with y over the fitting cells (0 when either is constant).
+fn correlations(tfs: &Columns, y: &[f64]) -> Vec<f64> {
     let n = y.len() as f64;
-    let r = tfs.ptr[tf]..tfs.ptr[tf + 1];
-    let (mut sx, mut sxx, mut sxy) = (0.0, 0.0, 0.0);
-    for k in r {
-        let x = tfs.values[k] as f64;
-        sx += x;
-        sxx += x * x;
-        sxy += x * y[tfs.cells[k] as usize];
-    }
     let sy: f64 = y.iter().sum();
     let syy: f64 = y.iter().map(|v| v * v).sum();
-    let cov = sxy - sx * sy / n;
-    let (vx, vy) = (sxx - sx * sx / n, syy - sy * sy / n);
-    if vx <= 0.0 || vy <= 0.0 {
-        0.0
-    } else {
-        (cov / (vx * vy).sqrt()).clamp(-1.0, 1.0)
-    }
+    let vy = syy - sy * sy / n;
+    (0..tfs.n_columns())
+        .map(|tf| {
+            let (mut sx, mut sxx, mut sxy) = (0.0, 0.0, 0.0);
+            for k in tfs.ptr[tf]..tfs.ptr[tf + 1] {
+                let x = tfs.values[k] as f64;
+                sx += x;
+                sxx += x * x;
+                sxy += x * y[tfs.cells[k] as usize];
+            }
+            let cov = sxy - sx * sy / n;
+            let vx = sxx - sx * sx / n;
+            if vx <= 0.0 || vy <= 0.0 {
+                0.0
+            } else {
+                (cov / (vx * vy).sqrt()).clamp(-1.0, 1.0)
+            }
+        })
+        .collect()
 }
 
 /// The random stream of tree `tree` of target `gene`: independent of batches and threads.
