@@ -8,21 +8,33 @@
 #' stay in the store: TFs and then targets, a chunk at a time, are read from the gene-major
 #' chunks over the fitting cells.
 #'
-#' **Methods.** `"gbm"` (the default) is GRNBoost2 as arboreto 0.1.6 runs scikit-learn 1.2's
+#' **Methods.** `"batched"` (the default) is GENIE3's random forest (each target scaled to unit
+#' variance, `n_trees` trees on 63.2% subsamples, sqrt(p) TFs per split), `batch_size` targets'
+#' trees grown in one pass over the TF codes; `"rf"` grows the same trees one target at a time
+#' (identical output). The forests' trees stop at depth 6 (`max_depth`; a large value such as
+#' 100 grows GENIE3's trees to pure leaves) and their `importance` is arboreto's GENIE3 one
+#' (scikit-learn's `feature_importances_`: each tree's variance reductions normalised, averaged;
+#' it sums to 1 per target). `"gbm"` is GRNBoost2 as arboreto 0.1.6 runs scikit-learn 1.2's
 #' `GradientBoostingRegressor`: learning rate 0.01, depth 3, 10% of the TFs per split,
 #' subsample 0.9 per tree, stopped when the mean out-of-bag improvement of the last 25 trees
 #' is below 0 (the improvement measured on the same out-of-bag cells before and after each
 #' tree, which scikit-learn >= 1.3 no longer does; arboreto then stops after ~25 trees), at
-#' most `max_trees`; `importance` is arboreto's (the normalised importance times the trees
-#' used), so SCENIC thresholds carry over. `"rf"` is GENIE3's random forest (targets scaled
-#' to unit variance, `n_trees` trees on 63.2% subsamples, sqrt(p) TFs per split, grown to pure
-#' leaves; `importance` is the share of the target's variance explained, averaged over trees);
-#' `"batched"` grows the same trees as `"rf"`, `batch_size` targets in one pass over the TF
-#' codes. The default is `"gbm"`: on the SERGIO benchmarks (DS1 clean / UMI / noisy, DS2 UMI,
-#' two seeds) it is at parity with faithful GRNBoost2 on every set (median AUPR 0.583 against
-#' 0.565) at 13 to 81 ms per target on 2,700 cells; the forests reach a higher median (0.626
-#' with 100 trees) but lose on DS2 and the noisy tier, and on 10,000 cells x 500 TFs take 18
-#' times as long per target (500 trees).
+#' most `max_trees`; its `importance` is arboreto's (the normalised importance times the trees
+#' used), so SCENIC thresholds carry over. `"shared_splits"` (bixverse's fast mode, opt-in) grows
+#' one forest per batch of 16 correlated targets (batched by k-means on their loadings on the
+#' leading principal components of their correlations): each split maximises the variance
+#' reduction summed over the batch, and each target is credited its own share (a target's own
+#' TF may split the batch's trees but never counts for it).
+#'
+#' Why `"batched"` is the default: on the SERGIO benchmarks (DS1 clean / UMI / noisy, DS2 UMI,
+#' two seeds, scored as BEELINE) its median AUPR is 0.618 against faithful GRNBoost2's 0.565
+#' and `"gbm"`'s 0.580, best of all on DS2 (0.34 against 0.32), and on 10,000 cells x 500 TFs it
+#' takes XXSPEED. `"gbm"` is the faithful GRNBoost2 (at parity on
+#' every set) for pipelines calibrated on arboreto's importances.
+#'
+#' **Screening.** `screen_k` fits each target only on its `screen_k` TFs of largest |rho| (all
+#' TFs when `NULL`, the default); with `"shared_splits"` a batch's trees use the union of its
+#' targets' TFs.
 #'
 #' **Values.** Trees ignore monotone transforms of the TFs but not of the target:
 #' `transform = "norm"` (default, log1p(CP10k) as Seurat's `data`, what pySCENIC users feed),
@@ -41,19 +53,20 @@
 #' @param x A store, or a genes x cells matrix of non-negative values.
 #' @param tfs TF genes (ids or symbols; those not found are dropped with a warning).
 #' @param targets Target genes (`NULL`: every gene); an unknown one is an error.
-#' @param method `"gbm"`, `"batched"` or `"rf"` (see above).
+#' @param method `"batched"`, `"gbm"`, `"rf"` or `"shared_splits"` (see above).
 #' @param cells The name of a logical obs column: only kept cells where it is TRUE (`NULL`:
 #'   every kept cell).
 #' @param transform The values fitted: `"norm"`, `"log1p_raw"` or `"raw"` (store only).
-#' @param n_trees Trees per target of `"rf"` / `"batched"` (500).
+#' @param n_trees Trees per target (per batch for `"shared_splits"`) of the forests (100:
+#'   as accurate as 500 on the SERGIO benchmarks).
 #' @param max_trees At most this many trees per target of `"gbm"` (5000, as GRNBoost2).
 #' @param learning_rate Shrinkage of `"gbm"` (0.01, as GRNBoost2).
-#' @param max_depth Depth limit (`NULL`: 3 for `"gbm"` as GRNBoost2, none for the forests as
-#'   GENIE3).
+#' @param max_depth Depth limit (`NULL`: 3 for `"gbm"` as GRNBoost2, 6 for the forests).
 #' @param max_features Share of the TFs visited per split (`NULL`: 0.1 for `"gbm"`, sqrt(p)
 #'   TFs for the forests).
 #' @param subsample Share of the fitting cells per tree (`NULL`: 0.9 for `"gbm"`, 0.632 for
 #'   the forests).
+#' @param screen_k Fit each target on its this many TFs of largest |rho| only (`NULL`: all).
 #' @param early_stop_window Trees of `"gbm"`'s early-stopping window (25, as arboreto).
 #' @param batch_size Targets per pass of `"batched"` (16).
 #' @param n_bins Non-zero codes per TF, at most 255.
@@ -75,21 +88,24 @@
 #' net <- infer_grn(x, tfs = attr(sim, "tfs"), verbose = FALSE)
 #' head(net)
 #' @export
-infer_grn <- function(x, tfs, targets = NULL, method = c("gbm", "batched", "rf"), cells = NULL,
-                      transform = c("norm", "log1p_raw", "raw"), n_trees = 500, max_trees = 5000,
-                      learning_rate = 0.01, max_depth = NULL, max_features = NULL, subsample = NULL,
-                      early_stop_window = 25, batch_size = 16, n_bins = 255,
-                      binning = c("quantile", "equal_width"), max_cells = 50000, stratify_by = NULL,
-                      name = "grn", seed = 777, verbose = TRUE) {
+infer_grn <- function(x, tfs, targets = NULL, method = c("batched", "gbm", "rf", "shared_splits"),
+                      cells = NULL, transform = c("norm", "log1p_raw", "raw"), n_trees = 100,
+                      max_trees = 5000, learning_rate = 0.01, max_depth = NULL, max_features = NULL,
+                      subsample = NULL, screen_k = NULL, early_stop_window = 25, batch_size = 16,
+                      n_bins = 255, binning = c("quantile", "equal_width"), max_cells = 50000,
+                      stratify_by = NULL, name = "grn", seed = 777, verbose = TRUE) {
   method <- match.arg(method)
   transform <- match.arg(transform)
   for (arg in c("n_trees", "max_trees", "early_stop_window", "batch_size", "n_bins", "max_cells")) {
     check_whole(get(arg), arg, 1)
   }
   check_whole(seed, "seed", 0)
+  if (!is.null(max_depth)) check_whole(max_depth, "max_depth", 1)
+  if (!is.null(screen_k)) check_whole(screen_k, "screen_k", 1)
   opts <- list(method = method, n_trees = n_trees, max_trees = max_trees, learning_rate = learning_rate,
                max_depth = optional_number(max_depth), max_features = optional_number(max_features),
-               subsample = optional_number(subsample), early_stop_window = early_stop_window,
+               subsample = optional_number(subsample), screen_k = optional_number(screen_k),
+               early_stop_window = early_stop_window,
                batch_size = batch_size, n_bins = n_bins, binning = match.arg(binning), seed = seed)
   if (is.matrix(x) || inherits(x, "Matrix")) return(grn_on_matrix(x, tfs, targets, opts, verbose))
   genes <- gene_ids(x)

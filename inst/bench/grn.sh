@@ -3,12 +3,12 @@
 # one target per worker; cellstream with RAYON_NUM_THREADS=1): per-target time on N cells
 # (default 10,000) x TFS TFs (default 500) of simulate_network(), the first TARGETS targets
 # (default 50; per-target times are independent, so they extrapolate):
-#   cellstream infer_grn() method gbm and batched (transform norm = log1p(CP10k); batched on
-#   the first BATCHED_TARGETS, default 10: 500 full-depth trees per target take a while),
+#   cellstream infer_grn() with the default method (batched forests), gbm and shared_splits
+#   (transform norm = log1p(CP10k)), optionally with SCREEN_K (screen_k for the default),
 #   faithful arboreto GRNBoost2 (arboreto 0.1.6 + scikit-learn 1.2.2, the pinned venv of
 #   ../shared/reference/grn_arboreto/requirements-faithful.txt at $GRN_PYTHON) on the same
 #   log1p(CP10k) values, seed 777.
-# MAIN=0 skips this part. Usage: bash inst/bench/grn.sh [N] [TFS] [TARGETS]
+# MAIN=0 skips this part, PEER=0 its arboreto run. Usage: bash inst/bench/grn.sh [N] [TFS] [TARGETS]
 . "$(dirname "$0")/common.sh"
 n=${1:-10000}
 n_tfs=${2:-500}
@@ -22,16 +22,19 @@ if [ ! -d "$store" ]; then
   rm -rf "$sim"
   Rscript -e "suppressMessages(library(cellstream)); sim <- simulate_network($n, n_tfs = $n_tfs, n_targets = 2000, path = '$sim', seed = 1); invisible(ingest_mtx(sim, '$store', verbose = FALSE))"
 fi
-for run in "gbm $n_targets" "batched ${BATCHED_TARGETS:-10}"; do
-  set -- $run
-  method=$1
-  targets="sprintf('TG%03d', 1:$2)"
+runs="batched gbm shared_splits"
+[ -n "${SCREEN_K:-}" ] && runs="$runs batched:$SCREEN_K"
+for run in $runs; do
+  method=${run%%:*}
+  screen=$([ "$run" != "$method" ] && echo "${run#*:}" || echo NULL)
+  targets="sprintf('TG%03d', 1:$n_targets)"
   /usr/bin/time -v env RAYON_NUM_THREADS=1 Rscript -e "suppressMessages(library(cellstream)); x <- open_store('$store')
-    t <- system.time(net <- infer_grn(x, tfs = sprintf('TF%02d', 1:$n_tfs), targets = $targets, method = '$method', name = '$method', verbose = FALSE))[['elapsed']]
-    cat(sprintf('cellstream %s: %d targets in %.2f s, %.1f ms per target, %.0f trees per target\n', '$method', $2, t, 1e3 * t / $2, mean(attr(net, 'targets')\$n_trees)))" \
+    t <- system.time(net <- infer_grn(x, tfs = sprintf('TF%02d', 1:$n_tfs), targets = $targets, method = '$method', screen_k = $screen, name = 'bench', verbose = FALSE))[['elapsed']]
+    cat(sprintf('cellstream %s (screen_k %s): %d targets in %.2f s, %.1f ms per target, %.0f trees per target\n', '$method', '$screen', $n_targets, t, 1e3 * t / $n_targets, mean(attr(net, 'targets')\$n_trees)))" \
     > "$work/grn-$method.out" 2> "$work/time-grn-$method.txt" || { cat "$work/time-grn-$method.txt"; exit 1; }
   cat "$work/grn-$method.out"; echo "  wall $(wall "$work/time-grn-$method.txt"), peak RSS $(peak "$work/time-grn-$method.txt")"
 done
+if [ "${PEER:-1}" = 1 ]; then
 cat > "$work/grn_peer.py" <<'PY'
 import gzip, sys, time
 import numpy as np, scipy.io
@@ -53,6 +56,7 @@ PY
 /usr/bin/time -v "$grn_py" "$work/grn_peer.py" "$sim" "$n_tfs" "$n_targets" > "$work/grn-peer.out" 2> "$work/time-grn-peer.txt" || { cat "$work/time-grn-peer.txt"; exit 1; }
 cat "$work/grn-peer.out"; echo "  wall $(wall "$work/time-grn-peer.txt"), peak RSS $(peak "$work/time-grn-peer.txt")"
 fi
+fi
 # Scale (SCALE_STORE=<a store of inst/bench/h5ad.sh>, e.g. the 1M-cell upsampled PBMC3k): the
 # default method with all threads on SCALE_TFS (1,000) stand-in TFs (genes drawn with seed 1
 # among those detected in >= 0.5% of the cells: speed depends on sparsity, not on which genes
@@ -63,7 +67,7 @@ if [ -n "${SCALE_STORE:-}" ]; then
     tfs <- sample(v\$gene_id[v\$n_cells >= 0.005 * x\$dim[1]], ${SCALE_TFS:-1000})
     targets <- v\$gene_id[order(-v\$n_cells)][seq_len(${SCALE_TARGETS:-2000})]
     t <- system.time(net <- infer_grn(x, tfs = tfs, targets = targets, name = 'scale', verbose = FALSE))[['elapsed']]
-    cat(sprintf('cellstream gbm at scale: %d cells kept, %d TFs x %d targets in %.1f s (%.2f targets per second)\n',
+    cat(sprintf('cellstream (default method) at scale: %d cells kept, %d TFs x %d targets in %.1f s (%.2f targets per second)\n',
                 sum(keep(x)), length(tfs), length(targets), t, length(targets) / t))" \
     > "$work/grn-scale.out" 2> "$work/time-grn-scale.txt" || { cat "$work/time-grn-scale.txt"; exit 1; }
   cat "$work/grn-scale.out"; echo "  wall $(wall "$work/time-grn-scale.txt"), peak RSS $(peak "$work/time-grn-scale.txt")"

@@ -13,16 +13,13 @@ use extendr_api::prelude::*;
 /// `opts`: the named list R's `grn_options()` builds.
 fn params(opts: &Robj) -> Res<GrnParams> {
     let get = fields(opts, "opts")?;
-    let method = match string(&get("method")?, "method")?.as_str() {
-        "gbm" => Method::Gbm,
-        "rf" => Method::Rf,
-        "batched" => Method::Batched,
-        other => {
-            return Err(format!(
-                "`method` must be \"batched\", \"gbm\" or \"rf\", not \"{other}\""
-            ))
-        }
-    };
+    let name = string(&get("method")?, "method")?;
+    let method = Method::parse(&name).ok_or_else(|| {
+        format!(
+            "`method` must be one of {}, not \"{name}\"",
+            Method::NAMES.join(", ")
+        )
+    })?;
     let binning = match string(&get("binning")?, "binning")?.as_str() {
         "quantile" => Binning::Quantile,
         "equal_width" => Binning::EqualWidth,
@@ -48,6 +45,7 @@ fn params(opts: &Robj) -> Res<GrnParams> {
         batch_size: count(&get("batch_size")?, "batch_size")? as usize,
         n_bins: count(&get("n_bins")?, "n_bins")? as usize,
         binning,
+        screen_k: optional("screen_k")?.map(|k| k as usize),
         seed: count(&get("seed")?, "seed")?,
     })
 }

@@ -158,24 +158,34 @@ fn target_frame(db: &MetaDb, fits: &[TargetFit]) -> Result<Frame> {
 
 fn describe(req: &GrnRequest, n_cells: usize) -> String {
     let p = &req.params;
+    let depth = format!(", depth {}", p.depth());
     let method = match p.method {
         Method::Gbm => format!(
-            "gbm (learning rate {}, at most {} trees)",
+            "gbm (learning rate {}, at most {} trees{depth})",
             p.learning_rate, p.max_trees
         ),
-        Method::Rf => format!("rf ({} trees)", p.n_trees),
+        Method::Rf => format!("rf ({} trees{depth})", p.n_trees),
         Method::Batched => format!(
-            "batched ({} trees, {} targets per batch)",
+            "batched ({} trees{depth}, {} targets per batch)",
             p.n_trees, p.batch_size
         ),
+        Method::SharedSplits => format!(
+            "shared_splits ({} trees{depth}, {} correlated targets per tree)",
+            p.n_trees,
+            cellstream_engine::grn::shared::WIDTH
+        ),
     };
+    let screen = p
+        .screen_k
+        .map(|k| format!(", the {k} TFs of largest |rho| per target"))
+        .unwrap_or_default();
     let transform = match req.transform {
         Transform::Norm => "norm",
         Transform::Log1pRaw => "log1p_raw",
         Transform::Raw => "raw",
     };
     format!(
-        "method = {method}, {} TFs x {} targets on {n_cells} cells{}, target values = {transform}, seed = {}",
+        "method = {method}{screen}, {} TFs x {} targets on {n_cells} cells{}, target values = {transform}, seed = {}",
         req.tfs.len(),
         req.targets.len(),
         req.cells.map(|c| format!(" where {c}")).unwrap_or_default(),

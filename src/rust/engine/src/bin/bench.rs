@@ -589,12 +589,7 @@ fn grn(args: &[String]) -> Result<(), String> {
         .filter_map(|t| names.iter().position(|n| n == t))
         .collect();
     let mut params = GrnParams {
-        method: match args[2].as_str() {
-            "gbm" => GrnMethod::Gbm,
-            "rf" => GrnMethod::Rf,
-            "batched" => GrnMethod::Batched,
-            m => return Err(format!("unknown method {m}")),
-        },
+        method: GrnMethod::parse(&args[2]).ok_or(format!("unknown method {}", args[2]))?,
         ..GrnParams::default()
     };
     let (mut threads, mut first_target) = (0, 0);
@@ -609,6 +604,7 @@ fn grn(args: &[String]) -> Result<(), String> {
             "max_features" => params.max_features = Some(v.parse().map_err(badf)?),
             "subsample" => params.subsample = Some(v.parse().map_err(badf)?),
             "seed" => params.seed = v.parse().map_err(bad)?,
+            "screen_k" => params.screen_k = Some(v.parse().map_err(bad)?),
             "threads" => threads = v.parse().map_err(bad)?,
             "first_target" => first_target = v.parse().map_err(bad)?,
             _ => return Err(format!("unknown option {k}")),

@@ -53,9 +53,10 @@ pub fn boost(codes: &TfCodes, target: &Target, seed: u64, p: &BoostParams) -> Fi
         let grown = grow(
             codes,
             vec![TreeJob {
-                y: &residual,
+                y: residual.as_chunks::<1>().0,
                 bag,
-                masked: target.masked,
+                candidates: &target.candidates,
+                own: &[],
                 max_features: target.max_features,
                 seed: s,
             }],
@@ -64,11 +65,11 @@ pub fn boost(codes: &TfCodes, target: &Target, seed: u64, p: &BoostParams) -> Fi
         .pop()
         .expect("one tree per job");
         for (c, pred) in prediction.iter_mut().enumerate() {
-            *pred += p.learning_rate * grown.tree.predict(codes, c);
+            *pred += p.learning_rate * grown.tree.predict(codes, c)[0];
         }
         gain.iter_mut()
             .zip(&grown.gain)
-            .for_each(|(g, x)| *g += x / n_in as f64);
+            .for_each(|(g, x)| *g += x[0] / n_in as f64);
         improvements.push(before - oob_loss(&prediction));
         in_bag.iter_mut().for_each(|b| *b = false);
         let k = improvements.len();

@@ -15,9 +15,11 @@ pub struct ForestParams {
     pub subsample: f64,
 }
 
-/// Importance per TF: the variance reduction of its splits per fitting cell, averaged over
-/// the trees (GENIE3's unnormalised importance; on unit-variance targets, the share of the
-/// target's variance the TF explains).
+/// Importance per TF as scikit-learn's `feature_importances_` of a forest (what arboreto's
+/// GENIE3 returns): each tree's variance reductions per TF normalised to sum 1, averaged over
+/// the trees and normalised again, so a target's importances sum to 1 however much of its
+/// variance the trees explain (depth-limited trees explain more of some targets than of others,
+/// and a network ranked over all targets would then favour those).
 pub fn forest(codes: &TfCodes, targets: &[Target], seed: u64, p: &ForestParams) -> Vec<Fit> {
     let n = codes.n_cells;
     let n_in = ((p.subsample * n as f64) as usize).clamp(1, n);
@@ -28,29 +30,46 @@ pub fn forest(codes: &TfCodes, targets: &[Target], seed: u64, p: &ForestParams) 
             .map(|target| {
                 let s = tree_seed(seed, target.gene, t);
                 TreeJob {
-                    y: target.y,
+                    y: target.y.as_chunks::<1>().0,
                     bag: subsample(n, n_in, s),
-                    masked: target.masked,
+                    candidates: &target.candidates,
+                    own: &[],
                     max_features: target.max_features,
                     seed: s,
                 }
             })
             .collect();
         for (imp, grown) in importance.iter_mut().zip(grow(codes, jobs, p.max_depth)) {
-            imp.iter_mut()
-                .zip(&grown.gain)
-                .for_each(|(i, g)| *i += g / n_in as f64);
+            add_tree(imp, &grown.gain, 0);
         }
     }
     importance
         .into_iter()
-        .map(|mut imp| {
-            imp.iter_mut().for_each(|i| *i /= p.n_trees as f64);
-            Fit {
-                importance: imp,
-                n_trees: p.n_trees,
-                note: None,
-            }
-        })
+        .map(|imp| forest_fit(imp, p.n_trees))
         .collect()
+}
+
+/// Adds one tree's gains of response `r`, normalised to sum 1 (a tree without a split adds
+/// nothing).
+pub(crate) fn add_tree<const W: usize>(importance: &mut [f64], gain: &[[f64; W]], r: usize) {
+    let total: f64 = gain.iter().map(|g| g[r]).sum();
+    if total > 0.0 {
+        importance
+            .iter_mut()
+            .zip(gain)
+            .for_each(|(i, g)| *i += g[r] / total);
+    }
+}
+
+/// The trees' summed normalised importances, normalised to sum 1.
+pub(crate) fn forest_fit(mut importance: Vec<f64>, n_trees: usize) -> Fit {
+    let total: f64 = importance.iter().sum();
+    if total > 0.0 {
+        importance.iter_mut().for_each(|i| *i /= total);
+    }
+    Fit {
+        importance,
+        n_trees,
+        note: None,
+    }
 }

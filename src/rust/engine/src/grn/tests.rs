@@ -84,7 +84,7 @@ fn every_method_puts_both_planted_tfs_top_two_in_99_percent_of_200_targets() {
     let (tfs, targets, truth) = planted(600, 20, 200, 1);
     let tf_genes: Vec<usize> = (0..20).collect();
     let genes: Vec<usize> = (100..300).collect();
-    for method in [Method::Gbm, Method::Rf, Method::Batched] {
+    for method in [Method::Gbm, Method::Rf, Method::Batched, Method::SharedSplits] {
         let params = GrnParams {
             method,
             n_trees: 100,
@@ -92,7 +92,13 @@ fn every_method_puts_both_planted_tfs_top_two_in_99_percent_of_200_targets() {
         };
         let fits = fit(&tfs, &tf_genes, &targets, &genes, &params);
         let share = top_two_share(&fits, &truth);
-        assert!(share >= 0.99, "{method:?}: {share}");
+        // One tree for 16 targets serves each less well (measured 0.975 here).
+        let bar = if method == Method::SharedSplits {
+            0.95
+        } else {
+            0.99
+        };
+        assert!(share >= bar, "{method:?}: {share}");
     }
 }
 
@@ -125,24 +131,87 @@ fn batched_grows_the_trees_of_rf_and_threads_do_not_change_the_output() {
                 method: Method::Gbm,
                 ..rf
             },
+            &GrnParams {
+                method: Method::SharedSplits,
+                ..rf
+            },
         ] {
             let a = pool.install(|| fit(&tfs, &tf_genes, &targets, &genes, params));
             let b = fit(&tfs, &tf_genes, &targets, &genes, params);
             assert_eq!(a, b, "{threads} threads");
         }
     }
-    for t in &reference[..12] {
-        assert_eq!(t.fit.importance[t.gene], 0.0);
+    let shared = GrnParams {
+        method: Method::SharedSplits,
+        ..rf
+    };
+    for fits in [reference, fit(&tfs, &tf_genes, &targets, &genes, &shared)] {
+        for t in &fits[..12] {
+            assert_eq!(t.fit.importance[t.gene], 0.0);
+        }
+        let table = edges(&fits);
+        assert!(table.iter().all(|e| tf_genes[e.tf] != e.target));
+        for &gene in &genes {
+            let total: f64 = table
+                .iter()
+                .filter(|e| e.target == gene)
+                .map(|e| e.importance_norm)
+                .sum();
+            assert!((total - 1.0).abs() < 1e-12, "{gene}: {total}");
+        }
     }
-    let table = edges(&reference);
-    assert!(table.iter().all(|e| tf_genes[e.tf] != e.target));
-    for gene in genes {
-        let total: f64 = table
-            .iter()
-            .filter(|e| e.target == gene)
-            .map(|e| e.importance_norm)
-            .sum();
-        assert!((total - 1.0).abs() < 1e-12, "{gene}: {total}");
+}
+
+#[test]
+fn screening_fits_each_target_on_its_top_k_tfs_by_correlation() {
+    let (tfs, targets, truth) = planted(600, 20, 40, 5);
+    let params = GrnParams {
+        method: Method::Batched,
+        n_trees: 30,
+        screen_k: Some(4),
+        ..GrnParams::default()
+    };
+    let fits = fit(
+        &tfs,
+        &(0..20).collect::<Vec<_>>(),
+        &targets,
+        &(100..140).collect::<Vec<_>>(),
+        &params,
+    );
+    for f in &fits {
+        let mut by_rho: Vec<usize> = (0..20).collect();
+        by_rho.sort_by(|&a, &b| f.rho[b].abs().total_cmp(&f.rho[a].abs()));
+        let used: Vec<usize> = (0..20).filter(|&tf| f.fit.importance[tf] > 0.0).collect();
+        assert!(
+            used.iter().all(|tf| by_rho[..4].contains(tf)),
+            "{used:?} vs {:?}",
+            &by_rho[..4]
+        );
+    }
+    assert!(top_two_share(&fits, &truth) >= 0.95);
+}
+
+#[test]
+fn correlation_batches_keep_correlated_targets_together_and_at_most_sixteen() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(6);
+    let latent: Vec<Vec<f64>> = (0..4)
+        .map(|_| (0..800).map(|_| rng.random::<f64>()).collect())
+        .collect();
+    // Target j follows latent signal (7 j) mod 4, so the groups interleave.
+    let ys: Vec<Vec<f64>> = (0..64)
+        .map(|j| {
+            latent[(7 * j) % 4]
+                .iter()
+                .map(|v| v + 0.2 * rng.random::<f64>())
+                .collect()
+        })
+        .collect();
+    let views: Vec<&[f64]> = ys.iter().map(Vec::as_slice).collect();
+    let batches = shared::correlation_batches(&views, 777);
+    assert_eq!(batches.len(), 4);
+    for b in &batches {
+        assert_eq!(b.len(), 16);
+        assert!(b.iter().all(|&j| (7 * j) % 4 == (7 * b[0]) % 4), "{b:?}");
     }
 }
 

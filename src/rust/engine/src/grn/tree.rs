@@ -1,12 +1,15 @@
-//! Regression trees on TF codes, grown level by level for a batch of jobs (each job one tree
-//! of one target) in the same pass. Per node the TFs are drawn one after another from the
+//! Regression trees on TF codes, grown level by level for a batch of jobs (each job one tree)
+//! in the same pass. A tree fits `W` responses at once: `W = 1` is one target (its value or
+//! its residual); `W > 1` is `shared_splits`, where a split maximises the summed variance
+//! reduction of the `W` targets and each target is credited its own share. Per node the TFs are drawn one after another from the
 //! node's own random stream, as scikit-learn's best splitter does: a TF constant in the node
 //! does not count towards `max_features` and another is drawn. Each drawn TF's histogram
 //! (sum of y and cell count per code) is built from whichever is smaller: the node's cells
 //! through the dense codes, or the TF's non-zeros (shared by every node of every job of the
 //! batch that drew that TF); code 0 follows from the node's totals. A split "code <= k"
 //! maximises the variance reduction (n_l n_r / n)(mean_l - mean_r)^2, first best in draw
-//! order as scikit-learn. The node's random stream depends only on the job's seed and the
+//! order as scikit-learn; a response whose own TF is the one split on takes no part in that
+//! split's gain. The node's random stream depends only on the job's seed and the
 //! node's index in its tree, so a tree is the same whatever batch it grows in.
 
 use super::codes::TfCodes;
@@ -17,24 +20,24 @@ pub const LEAF: u32 = u32::MAX;
 const NO_SLOT: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Node {
+pub struct Node<const W: usize> {
     /// The TF split on, or [`LEAF`].
     pub feature: u32,
     /// Cells with code <= threshold go left.
     pub threshold: u8,
     pub left: u32,
     pub right: u32,
-    /// A leaf's mean of y over its fitting cells.
-    pub value: f64,
+    /// A leaf's mean of each response over its fitting cells.
+    pub value: [f64; W],
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tree {
-    pub nodes: Vec<Node>,
+pub struct Tree<const W: usize> {
+    pub nodes: Vec<Node<W>>,
 }
 
-impl Tree {
-    pub fn predict(&self, codes: &TfCodes, cell: usize) -> f64 {
+impl<const W: usize> Tree<W> {
+    pub fn predict(&self, codes: &TfCodes, cell: usize) -> [f64; W] {
         let mut at = 0;
         loop {
             let node = &self.nodes[at];
@@ -51,32 +54,34 @@ impl Tree {
 }
 
 /// One tree to grow.
-pub struct TreeJob<'a> {
-    /// The value fitted, per fitting cell (the target or its residual).
-    pub y: &'a [f64],
+pub struct TreeJob<'a, const W: usize> {
+    /// The responses fitted, per cell (a target or its residual; `W` targets).
+    pub y: &'a [[f64; W]],
     /// The cells the tree is fitted on, ascending.
     pub bag: Vec<u32>,
-    /// The target's own TF, never a predictor of it.
-    pub masked: Option<u32>,
+    /// The TFs the tree may split on.
+    pub candidates: &'a [u32],
+    /// (TF, response): a response's own TF among the candidates, never a predictor of it.
+    pub own: &'a [(u32, usize)],
     /// Non-constant TFs visited per split.
     pub max_features: usize,
     pub seed: u64,
 }
 
-/// A grown tree and, per TF, the sum of the variance reductions (n times the decrease of
-/// the variance) of its splits on that TF.
-pub struct Grown {
-    pub tree: Tree,
-    pub gain: Vec<f64>,
+/// A grown tree and, per TF and response, the sum of the variance reductions (n times the
+/// decrease of the variance) of its splits on that TF.
+pub struct Grown<const W: usize> {
+    pub tree: Tree<W>,
+    pub gain: Vec<[f64; W]>,
 }
 
 /// A node being split: its cells are `order[start..end]` of its job.
-struct Open {
+struct Open<const W: usize> {
     job: usize,
     node: u32,
     start: usize,
     end: usize,
-    sum: f64,
+    sum: [f64; W],
     rng: Xoshiro256PlusPlus,
     drawn: Vec<u32>,
     /// Drawn TFs whose histogram waits to be built, in draw order.
@@ -92,43 +97,52 @@ struct Split {
     gain: f64,
 }
 
-struct JobState<'a> {
-    y: &'a [f64],
-    masked: Option<u32>,
+struct JobState<'a, const W: usize> {
+    y: &'a [[f64; W]],
+    candidates: &'a [u32],
+    own: &'a [(u32, usize)],
     max_features: usize,
     seed: u64,
     /// The fitting cells, grouped by node (stable: ascending within a node).
     order: Vec<u32>,
     /// Per cell the index of its open node in this level, or NO_SLOT.
     open_of: Vec<u32>,
-    tree: Tree,
-    gain: Vec<f64>,
+    tree: Tree<W>,
+    gain: Vec<[f64; W]>,
     scratch: Vec<u32>,
 }
 
-pub fn grow(codes: &TfCodes, jobs: Vec<TreeJob>, max_depth: usize) -> Vec<Grown> {
+impl<const W: usize> JobState<'_, W> {
+    /// The response whose own TF is `tf`, if any.
+    fn own_response(&self, tf: u32) -> Option<usize> {
+        self.own.iter().find(|o| o.0 == tf).map(|o| o.1)
+    }
+}
+
+pub fn grow<const W: usize>(codes: &TfCodes, jobs: Vec<TreeJob<W>>, max_depth: usize) -> Vec<Grown<W>> {
     let n_tfs = codes.n_tfs;
-    let mut states: Vec<JobState> = jobs
+    let mut states: Vec<JobState<W>> = jobs
         .into_iter()
         .map(|j| JobState {
             y: j.y,
-            masked: j.masked,
+            candidates: j.candidates,
+            own: j.own,
             max_features: j.max_features,
             seed: j.seed,
             open_of: vec![NO_SLOT; codes.n_cells],
             order: j.bag,
             tree: Tree {
-                nodes: vec![leaf(0.0)],
+                nodes: vec![leaf([0.0; W])],
             },
-            gain: vec![0.0; n_tfs],
+            gain: vec![[0.0; W]; n_tfs],
             scratch: Vec::new(),
         })
         .collect();
-    let mut open: Vec<Open> = Vec::new();
+    let mut open: Vec<Open<W>> = Vec::new();
     for (j, s) in states.iter_mut().enumerate() {
-        let sum: f64 = s.order.iter().map(|&c| s.y[c as usize]).sum();
+        let sum = sum_of(s.y, &s.order);
         let n = s.order.len();
-        s.tree.nodes[0].value = if n > 0 { sum / n as f64 } else { 0.0 };
+        s.tree.nodes[0].value = mean(&sum, n);
         open.push(new_open(s, j, 0, 0, n, sum));
     }
     let mut depth = 0;
@@ -166,7 +180,7 @@ pub fn grow(codes: &TfCodes, jobs: Vec<TreeJob>, max_depth: usize) -> Vec<Grown>
         .collect()
 }
 
-fn leaf(value: f64) -> Node {
+fn leaf<const W: usize>(value: [f64; W]) -> Node<W> {
     Node {
         feature: LEAF,
         threshold: 0,
@@ -176,7 +190,32 @@ fn leaf(value: f64) -> Node {
     }
 }
 
-fn new_open(s: &JobState, job: usize, node: u32, start: usize, end: usize, sum: f64) -> Open {
+/// Per response, the sum over `cells`.
+fn sum_of<const W: usize>(y: &[[f64; W]], cells: &[u32]) -> [f64; W] {
+    let mut sum = [0.0; W];
+    for &c in cells {
+        add(&mut sum, &y[c as usize]);
+    }
+    sum
+}
+
+fn add<const W: usize>(to: &mut [f64; W], y: &[f64; W]) {
+    to.iter_mut().zip(y).for_each(|(a, b)| *a += b);
+}
+
+/// Per response, the mean of `n` values summing to `sum` (0 for no value).
+fn mean<const W: usize>(sum: &[f64; W], n: usize) -> [f64; W] {
+    sum.map(|s| if n > 0 { s / n as f64 } else { 0.0 })
+}
+
+fn new_open<const W: usize>(
+    s: &JobState<W>,
+    job: usize,
+    node: u32,
+    start: usize,
+    end: usize,
+    sum: [f64; W],
+) -> Open<W> {
     let stream = s.seed ^ (node as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     Open {
         job,
@@ -193,33 +232,36 @@ fn new_open(s: &JobState, job: usize, node: u32, start: usize, end: usize, sum: 
 }
 
 /// scikit-learn's leaf rules with min_samples_leaf = 1 (besides the depth limit): fewer
-/// than 2 cells, or a y already constant (impurity at most machine epsilon).
-fn splittable(o: &Open, s: &JobState) -> bool {
+/// than 2 cells, or responses already constant (impurity, the mean of their variances, at
+/// most machine epsilon).
+fn splittable<const W: usize>(o: &Open<W>, s: &JobState<W>) -> bool {
     let n = o.end - o.start;
     if n < 2 {
         return false;
     }
-    let mean = o.sum / n as f64;
+    let mean = mean(&o.sum, n);
     let var = s.order[o.start..o.end]
         .iter()
-        .map(|&c| (s.y[c as usize] - mean).powi(2))
+        .map(|&c| {
+            let y = &s.y[c as usize];
+            (0..W).map(|t| (y[t] - mean[t]).powi(2)).sum::<f64>()
+        })
         .sum::<f64>()
-        / n as f64;
+        / (n * W) as f64;
     var > f64::EPSILON
 }
 
 /// Draws TFs for every open node, builds their histograms and keeps each node's best split,
 /// drawing again for nodes that met constant TFs until `max_features` non-constant TFs were
 /// visited or none is left.
-fn find_splits(codes: &TfCodes, states: &[JobState], open: &mut [Open]) {
+fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &mut [Open<W>]) {
     loop {
         let mut any = false;
         for o in open.iter_mut() {
-            let masked = states[o.job].masked;
-            let avail = codes.n_tfs - usize::from(masked.is_some_and(|m| (m as usize) < codes.n_tfs));
-            let want = states[o.job].max_features.saturating_sub(o.non_constant);
+            let s = &states[o.job];
+            let want = s.max_features.saturating_sub(o.non_constant);
             for _ in 0..want {
-                match draw(&mut o.rng, &o.drawn, codes.n_tfs, masked, avail) {
+                match draw(&mut o.rng, &o.drawn, s.candidates) {
                     Some(f) => {
                         o.drawn.push(f);
                         o.pending.push(f);
@@ -234,8 +276,10 @@ fn find_splits(codes: &TfCodes, states: &[JobState], open: &mut [Open]) {
         }
         let hists = histograms(codes, states, open);
         for (i, o) in open.iter_mut().enumerate() {
+            let s = &states[o.job];
             for (&f, hist) in o.pending.iter().zip(&hists[i]) {
-                if let Some((threshold, gain)) = best_threshold(hist, o.end - o.start, o.sum) {
+                let skip = s.own_response(f);
+                if let Some((threshold, gain)) = best_threshold(hist, o.end - o.start, &o.sum, skip) {
                     o.non_constant += 1;
                     if o.best.is_none_or(|b| gain > b.gain) {
                         o.best = Some(Split {
@@ -251,59 +295,61 @@ fn find_splits(codes: &TfCodes, states: &[JobState], open: &mut [Open]) {
     }
 }
 
-/// A TF not drawn yet for this node (uniform), or None when every one was.
-fn draw(
-    rng: &mut Xoshiro256PlusPlus,
-    drawn: &[u32],
-    n_tfs: usize,
-    masked: Option<u32>,
-    avail: usize,
-) -> Option<u32> {
+/// A candidate not drawn yet for this node (uniform), or None when every one was.
+fn draw(rng: &mut Xoshiro256PlusPlus, drawn: &[u32], candidates: &[u32]) -> Option<u32> {
+    let avail = candidates.len();
     if drawn.len() >= avail {
         return None;
     }
-    let free = |f: u32| Some(f) != masked && !drawn.contains(&f);
     if drawn.len() < avail / 2 {
         loop {
-            let f = rng.random_range(0..n_tfs as u32);
-            if free(f) {
+            let f = candidates[rng.random_range(0..avail)];
+            if !drawn.contains(&f) {
                 return Some(f);
             }
         }
     }
-    let left: Vec<u32> = (0..n_tfs as u32).filter(|&f| free(f)).collect();
+    let left: Vec<u32> = candidates
+        .iter()
+        .copied()
+        .filter(|f| !drawn.contains(f))
+        .collect();
     Some(left[rng.random_range(0..left.len())])
 }
 
-/// The cells of a node with one code of a TF: their sum of y and number.
+/// The cells of a node with one code of a TF: their sum of each response and number.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Bin {
+struct Bin<const W: usize> {
     code: u8,
-    sum: f64,
+    sum: [f64; W],
     n: u32,
 }
 
-/// Sum of y and cells for each possible code.
-type Bins = [(f64, u32); 256];
+/// Sums of the responses and cells for each possible code.
+type Bins<const W: usize> = [([f64; W], u32); 256];
 
 /// Nodes with fewer cells than this sort their (code, y) pairs instead of filling one bin
 /// per code: deep trees have many small nodes and up to 256 codes per TF.
 const SORT_BELOW: usize = 64;
 
 /// Per open node, per pending TF: the non-empty bins, by code.
-fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Vec<Bin>>> {
+fn histograms<const W: usize>(
+    codes: &TfCodes,
+    states: &[JobState<W>],
+    open: &[Open<W>],
+) -> Vec<Vec<Vec<Bin<W>>>> {
     // One bin per possible code: a u8 code indexes it without a bounds check.
-    let mut full: Vec<Vec<Box<Bins>>> = open
+    let mut full: Vec<Vec<Box<Bins<W>>>> = open
         .iter()
         .map(|o| match o.end - o.start {
             n if n < SORT_BELOW => Vec::new(),
-            _ => o.pending.iter().map(|_| Box::new([(0.0, 0); 256])).collect(),
+            _ => o.pending.iter().map(|_| Box::new([([0.0; W], 0); 256])).collect(),
         })
         .collect();
-    let mut out: Vec<Vec<Vec<Bin>>> = open.iter().map(|o| vec![Vec::new(); o.pending.len()]).collect();
+    let mut out: Vec<Vec<Vec<Bin<W>>>> = open.iter().map(|o| vec![Vec::new(); o.pending.len()]).collect();
     // (TF, open node, pending index) of the histograms built from the TF's non-zeros.
     let mut by_tf: Vec<(u32, u32, u32)> = Vec::new();
-    let mut pairs: Vec<(u8, f64)> = Vec::new();
+    let mut pairs: Vec<(u8, u32)> = Vec::new();
     for (i, o) in open.iter().enumerate() {
         let s = &states[o.job];
         let cells = &s.order[o.start..o.end];
@@ -311,13 +357,13 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
             for (k, &f) in o.pending.iter().enumerate() {
                 pairs.clear();
                 let column = codes.column(f as usize);
-                pairs.extend(cells.iter().map(|&c| (column[c as usize], s.y[c as usize])));
+                pairs.extend(cells.iter().map(|&c| (column[c as usize], c)));
                 pairs.sort_by_key(|p| p.0);
-                out[i][k] = merge(&pairs);
+                out[i][k] = merge(&pairs, s.y);
             }
             continue;
         }
-        let mut ys: Option<Vec<f64>> = None;
+        let mut ys: Option<Vec<[f64; W]>> = None;
         for (k, &f) in o.pending.iter().enumerate() {
             let h = &mut full[i][k];
             if cells.len() > codes.nnz(f as usize) {
@@ -340,9 +386,12 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
             // Branch-free: a cell of another node (about half of them below the root) adds 0.
             for (&c, &code) in cells.iter().zip(tf_codes) {
                 let member = s.open_of[c as usize] == i;
-                let bin = &mut h[code as usize];
-                bin.0 += if member { s.y[c as usize] } else { 0.0 };
-                bin.1 += u32::from(member);
+                let (sum, n) = &mut h[code as usize];
+                let y = &s.y[c as usize];
+                for t in 0..W {
+                    sum[t] += if member { y[t] } else { 0.0 };
+                }
+                *n += u32::from(member);
             }
             continue;
         }
@@ -353,9 +402,9 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
             for &j in &jobs {
                 let i = states[j].open_of[c as usize];
                 if i != NO_SLOT && slot[i as usize] != NO_SLOT {
-                    let bin = &mut full[i as usize][slot[i as usize] as usize][code as usize];
-                    bin.0 += states[j].y[c as usize];
-                    bin.1 += 1;
+                    let (sum, n) = &mut full[i as usize][slot[i as usize] as usize][code as usize];
+                    add(sum, &states[j].y[c as usize]);
+                    *n += 1;
                 }
             }
         }
@@ -368,8 +417,12 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
         }
         for (k, h) in full[i].iter_mut().enumerate() {
             let h = &mut h[..codes.n_codes[o.pending[k] as usize] as usize];
-            let (s, m) = h[1..].iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-            h[0] = (o.sum - s, n - m);
+            let (mut zero, mut m) = (o.sum, 0);
+            for (sum, count) in &h[1..] {
+                zero.iter_mut().zip(sum).for_each(|(z, s)| *z -= s);
+                m += count;
+            }
+            h[0] = (zero, n - m);
             out[i][k] = h
                 .iter()
                 .enumerate()
@@ -385,60 +438,79 @@ fn histograms(codes: &TfCodes, states: &[JobState], open: &[Open]) -> Vec<Vec<Ve
     out
 }
 
-/// Fills `h` from the node's cells through the TF's dense codes, alternate cells into two
-/// histograms: neighbouring cells often share a code (zeros above all), and with one
-/// histogram every addition would wait for the previous one.
-fn dense_histogram(column: &[u8], cells: &[u32], ys: &[f64], h: &mut Bins) {
-    let mut other = [(0.0, 0u32); 256];
+/// Fills `h` from the node's cells through the TF's dense codes. One target: alternate cells
+/// into two histograms, since neighbouring cells often share a code (zeros above all) and with
+/// one histogram every addition would wait for the previous one; several targets give the
+/// additions enough independent work.
+fn dense_histogram<const W: usize>(column: &[u8], cells: &[u32], ys: &[[f64; W]], h: &mut Bins<W>) {
+    if W > 1 {
+        for (&c, y) in cells.iter().zip(ys) {
+            let (sum, n) = &mut h[column[c as usize] as usize];
+            add(sum, y);
+            *n += 1;
+        }
+        return;
+    }
+    let mut other = [([0.0; W], 0u32); 256];
     let (cell_pairs, y_pairs) = (cells.chunks_exact(2), ys.chunks_exact(2));
     for (c, y) in cell_pairs.zip(y_pairs) {
         let (a, b) = (column[c[0] as usize] as usize, column[c[1] as usize] as usize);
-        h[a].0 += y[0];
+        add(&mut h[a].0, &y[0]);
         h[a].1 += 1;
-        other[b].0 += y[1];
+        add(&mut other[b].0, &y[1]);
         other[b].1 += 1;
     }
-    if let (Some(&c), Some(&y)) = (
+    if let (Some(&c), Some(y)) = (
         cells.chunks_exact(2).remainder().first(),
         ys.chunks_exact(2).remainder().first(),
     ) {
-        let bin = &mut h[column[c as usize] as usize];
-        bin.0 += y;
-        bin.1 += 1;
+        let (sum, n) = &mut h[column[c as usize] as usize];
+        add(sum, y);
+        *n += 1;
     }
     for (x, o) in h.iter_mut().zip(&other) {
-        x.0 += o.0;
+        add(&mut x.0, &o.0);
         x.1 += o.1;
     }
 }
 
-/// Bins of (code, y) pairs sorted by code.
-fn merge(pairs: &[(u8, f64)]) -> Vec<Bin> {
-    let mut bins: Vec<Bin> = Vec::new();
-    for &(code, y) in pairs {
+/// Bins of (code, cell) pairs sorted by code.
+fn merge<const W: usize>(pairs: &[(u8, u32)], y: &[[f64; W]]) -> Vec<Bin<W>> {
+    let mut bins: Vec<Bin<W>> = Vec::new();
+    for &(code, c) in pairs {
+        let y = &y[c as usize];
         match bins.last_mut() {
             Some(b) if b.code == code => {
-                b.sum += y;
+                add(&mut b.sum, y);
                 b.n += 1;
             }
-            _ => bins.push(Bin { code, sum: y, n: 1 }),
+            _ => bins.push(Bin { code, sum: *y, n: 1 }),
         }
     }
     bins
 }
 
-/// The best "code <= k" split of a node's bins and its variance reduction, or None when the
-/// TF is constant in the node.
-fn best_threshold(bins: &[Bin], n: usize, sum: f64) -> Option<(u8, f64)> {
+/// The best "code <= k" split of a node's bins and its variance reduction summed over the
+/// responses but `skip`, or None when the TF is constant in the node.
+fn best_threshold<const W: usize>(
+    bins: &[Bin<W>],
+    n: usize,
+    sum: &[f64; W],
+    skip: Option<usize>,
+) -> Option<(u8, f64)> {
     let n = n as f64;
-    let (mut sum_left, mut n_left) = (0.0, 0u32);
+    let (mut sum_left, mut n_left) = ([0.0; W], 0u32);
     let mut best: Option<(u8, f64)> = None;
     for b in &bins[..bins.len().saturating_sub(1)] {
-        sum_left += b.sum;
+        add(&mut sum_left, &b.sum);
         n_left += b.n;
         let (nl, nr) = (n_left as f64, n - n_left as f64);
-        let diff = sum_left / nl - (sum - sum_left) / nr;
-        let gain = nl * nr / n * diff * diff;
+        let mut squares = 0.0;
+        for t in (0..W).filter(|&t| Some(t) != skip) {
+            let diff = sum_left[t] / nl - (sum[t] - sum_left[t]) / nr;
+            squares += diff * diff;
+        }
+        let gain = nl * nr / n * squares;
         if best.is_none_or(|x| gain > x.1) {
             best = Some((b.code, gain));
         }
@@ -446,39 +518,50 @@ fn best_threshold(bins: &[Bin], n: usize, sum: f64) -> Option<(u8, f64)> {
     best
 }
 
-fn split_node(codes: &TfCodes, s: &mut JobState, o: Open, split: Split, next: &mut Vec<Open>) {
+fn split_node<const W: usize>(
+    codes: &TfCodes,
+    s: &mut JobState<W>,
+    o: Open<W>,
+    split: Split,
+    next: &mut Vec<Open<W>>,
+) {
     let f = split.feature as usize;
     let cells = &mut s.order[o.start..o.end];
     let column = codes.column(f);
     let code = |c: u32| column[c as usize];
     // Stable partition: left cells compacted in place, right cells through the scratch.
     s.scratch.clear();
-    let (mut n_left, mut sum_left, mut sum_right) = (0, 0.0, 0.0);
+    let (mut n_left, mut sum_left, mut sum_right) = (0, [0.0; W], [0.0; W]);
     for k in 0..cells.len() {
         let c = cells[k];
         if code(c) <= split.threshold {
             cells[n_left] = c;
             n_left += 1;
-            sum_left += s.y[c as usize];
+            add(&mut sum_left, &s.y[c as usize]);
         } else {
             s.scratch.push(c);
-            sum_right += s.y[c as usize];
+            add(&mut sum_right, &s.y[c as usize]);
         }
     }
     let n_right = s.scratch.len();
     cells[n_left..].copy_from_slice(&s.scratch);
     let mid = o.start + n_left;
-    s.gain[f] += split.gain;
+    let skip = s.own_response(split.feature);
+    let (nl, nr) = (n_left as f64, n_right as f64);
+    for t in (0..W).filter(|&t| Some(t) != skip) {
+        let diff = sum_left[t] / nl - sum_right[t] / nr;
+        s.gain[f][t] += nl * nr / (nl + nr) * diff * diff;
+    }
     let (l, r) = (s.tree.nodes.len() as u32, s.tree.nodes.len() as u32 + 1);
     s.tree.nodes[o.node as usize] = Node {
         feature: split.feature,
         threshold: split.threshold,
         left: l,
         right: r,
-        value: o.sum / (o.end - o.start) as f64,
+        value: mean(&o.sum, o.end - o.start),
     };
-    s.tree.nodes.push(leaf(sum_left / n_left as f64));
-    s.tree.nodes.push(leaf(sum_right / n_right as f64));
+    s.tree.nodes.push(leaf(mean(&sum_left, n_left)));
+    s.tree.nodes.push(leaf(mean(&sum_right, n_right)));
     let job = o.job;
     next.push(new_open(s, job, l, o.start, mid, sum_left));
     next.push(new_open(s, job, r, mid, o.end, sum_right));
