@@ -1,16 +1,19 @@
 //! Regression trees on TF codes, grown level by level for a batch of jobs (each job one tree)
 //! in the same pass. A tree fits `W` responses at once: `W = 1` is one target (its value or
 //! its residual); `W > 1` is `shared_splits`, where a split maximises the summed variance
-//! reduction of the `W` targets and each target is credited its own share. Per node the TFs are drawn one after another from the
-//! node's own random stream, as scikit-learn's best splitter does: a TF constant in the node
-//! does not count towards `max_features` and another is drawn. Each drawn TF's histogram
+//! reduction of the `W` targets and each target is credited its own share.
+//!
+//! Per node the TFs are drawn one after another from the node's own random stream, as
+//! scikit-learn's best splitter does: a TF constant in the node does not count towards
+//! `max_features` and another is drawn (one found constant in an ancestor is skipped
+//! without a histogram, as scikit-learn's known-constant features). Each drawn TF's histogram
 //! (sum of y and cell count per code) is built from whichever is smaller: the node's cells
 //! through the dense codes, or the TF's non-zeros (shared by every node of every job of the
 //! batch that drew that TF); code 0 follows from the node's totals. A split "code <= k"
 //! maximises the variance reduction (n_l n_r / n)(mean_l - mean_r)^2, first best in draw
 //! order as scikit-learn; a response whose own TF is the one split on takes no part in that
-//! split's gain. The node's random stream depends only on the job's seed and the
-//! node's index in its tree, so a tree is the same whatever batch it grows in.
+//! split's gain. The node's random stream depends only on the job's seed and the node's index
+//! in its tree, so a tree is the same whatever batch it grows in.
 
 use super::codes::TfCodes;
 use rand::{Rng, SeedableRng};
@@ -83,10 +86,18 @@ struct Open<const W: usize> {
     end: usize,
     sum: [f64; W],
     rng: Xoshiro256PlusPlus,
-    drawn: Vec<u32>,
+    /// The candidates not drawn yet; filled at the first draw (a partial Fisher-Yates
+    /// shuffle: in sparse data most TFs are constant in a small node, and a node may draw
+    /// hundreds before it has met `max_features` non-constant ones).
+    undrawn: Option<Vec<u32>>,
     /// Drawn TFs whose histogram waits to be built, in draw order.
     pending: Vec<u32>,
     non_constant: usize,
+    /// TFs known to be constant in the node, ascending: found so in an ancestor, where its
+    /// cells were a superset (as scikit-learn, drawing one costs nothing and does not count).
+    constant: Vec<u32>,
+    /// TFs found constant in this node, for its children.
+    found_constant: Vec<u32>,
     best: Option<Split>,
 }
 
@@ -143,7 +154,7 @@ pub fn grow<const W: usize>(codes: &TfCodes, jobs: Vec<TreeJob<W>>, max_depth: u
         let sum = sum_of(s.y, &s.order);
         let n = s.order.len();
         s.tree.nodes[0].value = mean(&sum, n);
-        open.push(new_open(s, j, 0, 0, n, sum));
+        open.push(new_open(s, j, 0, 0, n, sum, Vec::new()));
     }
     let mut depth = 0;
     while !open.is_empty() {
@@ -215,6 +226,7 @@ fn new_open<const W: usize>(
     start: usize,
     end: usize,
     sum: [f64; W],
+    constant: Vec<u32>,
 ) -> Open<W> {
     let stream = s.seed ^ (node as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     Open {
@@ -224,9 +236,11 @@ fn new_open<const W: usize>(
         end,
         sum,
         rng: Xoshiro256PlusPlus::seed_from_u64(stream),
-        drawn: Vec::new(),
+        undrawn: None,
         pending: Vec::new(),
         non_constant: 0,
+        constant,
+        found_constant: Vec::new(),
         best: None,
     }
 }
@@ -259,12 +273,14 @@ fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &m
         let mut any = false;
         for o in open.iter_mut() {
             let s = &states[o.job];
-            let want = s.max_features.saturating_sub(o.non_constant);
-            for _ in 0..want {
-                match draw(&mut o.rng, &o.drawn, s.candidates) {
+            let mut want = s.max_features.saturating_sub(o.non_constant);
+            let undrawn = o.undrawn.get_or_insert_with(|| s.candidates.to_vec());
+            while want > 0 {
+                match draw(&mut o.rng, undrawn) {
+                    Some(f) if o.constant.binary_search(&f).is_ok() => {}
                     Some(f) => {
-                        o.drawn.push(f);
                         o.pending.push(f);
+                        want -= 1;
                     }
                     None => break,
                 }
@@ -279,15 +295,17 @@ fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &m
             let s = &states[o.job];
             for (&f, hist) in o.pending.iter().zip(&hists[i]) {
                 let skip = s.own_response(f);
-                if let Some((threshold, gain)) = best_threshold(hist, o.end - o.start, &o.sum, skip) {
-                    o.non_constant += 1;
-                    if o.best.is_none_or(|b| gain > b.gain) {
-                        o.best = Some(Split {
-                            feature: f,
-                            threshold,
-                            gain,
-                        });
-                    }
+                let Some((threshold, gain)) = best_threshold(hist, o.end - o.start, &o.sum, skip) else {
+                    o.found_constant.push(f);
+                    continue;
+                };
+                o.non_constant += 1;
+                if o.best.is_none_or(|b| gain > b.gain) {
+                    o.best = Some(Split {
+                        feature: f,
+                        threshold,
+                        gain,
+                    });
                 }
             }
             o.pending.clear();
@@ -295,26 +313,9 @@ fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &m
     }
 }
 
-/// A candidate not drawn yet for this node (uniform), or None when every one was.
-fn draw(rng: &mut Xoshiro256PlusPlus, drawn: &[u32], candidates: &[u32]) -> Option<u32> {
-    let avail = candidates.len();
-    if drawn.len() >= avail {
-        return None;
-    }
-    if drawn.len() < avail / 2 {
-        loop {
-            let f = candidates[rng.random_range(0..avail)];
-            if !drawn.contains(&f) {
-                return Some(f);
-            }
-        }
-    }
-    let left: Vec<u32> = candidates
-        .iter()
-        .copied()
-        .filter(|f| !drawn.contains(f))
-        .collect();
-    Some(left[rng.random_range(0..left.len())])
+/// One of the undrawn candidates (uniform), taken out; None when every one was drawn.
+fn draw(rng: &mut Xoshiro256PlusPlus, undrawn: &mut Vec<u32>) -> Option<u32> {
+    (!undrawn.is_empty()).then(|| undrawn.swap_remove(rng.random_range(0..undrawn.len())))
 }
 
 /// The cells of a node with one code of a TF: their sum of each response and number.
@@ -377,38 +378,25 @@ fn histograms<const W: usize>(
     by_tf.sort_unstable();
     let mut slot: Vec<u32> = vec![NO_SLOT; open.len()];
     for group in by_tf.chunk_by(|a, b| a.0 == b.0) {
-        let f = group[0].0 as usize;
-        let (cells, tf_codes) = codes.nonzeros(f);
-        if let [(_, i, k)] = *group {
-            // One node wants this TF (gbm's usual case): no lookup of the node's slot.
-            let s = &states[open[i as usize].job];
-            let h = &mut full[i as usize][k as usize];
-            // Branch-free: a cell of another node (about half of them below the root) adds 0.
-            for (&c, &code) in cells.iter().zip(tf_codes) {
-                let member = s.open_of[c as usize] == i;
-                let (sum, n) = &mut h[code as usize];
-                let y = &s.y[c as usize];
-                for t in 0..W {
-                    sum[t] += if member { y[t] } else { 0.0 };
-                }
-                *n += u32::from(member);
+        let (cells, tf_codes) = codes.nonzeros(group[0].0 as usize);
+        // One pass over the TF's non-zeros per job (its nodes are contiguous in `open`).
+        for members in group.chunk_by(|a, b| open[a.1 as usize].job == open[b.1 as usize].job) {
+            let s = &states[open[members[0].1 as usize].job];
+            if let [(_, i, k)] = *members {
+                one_node_histogram(cells, tf_codes, s, i, &mut full[i as usize][k as usize]);
+                continue;
             }
-            continue;
-        }
-        let mut jobs: Vec<usize> = group.iter().map(|&(_, i, _)| open[i as usize].job).collect();
-        jobs.dedup();
-        group.iter().for_each(|&(_, i, k)| slot[i as usize] = k);
-        for (&c, &code) in cells.iter().zip(tf_codes) {
-            for &j in &jobs {
-                let i = states[j].open_of[c as usize];
+            members.iter().for_each(|&(_, i, k)| slot[i as usize] = k);
+            for (&c, &code) in cells.iter().zip(tf_codes) {
+                let i = s.open_of[c as usize];
                 if i != NO_SLOT && slot[i as usize] != NO_SLOT {
                     let (sum, n) = &mut full[i as usize][slot[i as usize] as usize][code as usize];
-                    add(sum, &states[j].y[c as usize]);
+                    add(sum, &s.y[c as usize]);
                     *n += 1;
                 }
             }
+            members.iter().for_each(|&(_, i, _)| slot[i as usize] = NO_SLOT);
         }
-        group.iter().for_each(|&(_, i, _)| slot[i as usize] = NO_SLOT);
     }
     for (i, o) in open.iter().enumerate() {
         let n = (o.end - o.start) as u32;
@@ -436,6 +424,26 @@ fn histograms<const W: usize>(
         }
     }
     out
+}
+
+/// Fills `h` of open node `i` from a TF's non-zeros. Branch-free: a cell of another node
+/// (about half of them below the root) adds 0.
+fn one_node_histogram<const W: usize>(
+    cells: &[u32],
+    tf_codes: &[u8],
+    s: &JobState<W>,
+    i: u32,
+    h: &mut Bins<W>,
+) {
+    for (&c, &code) in cells.iter().zip(tf_codes) {
+        let member = s.open_of[c as usize] == i;
+        let (sum, n) = &mut h[code as usize];
+        let y = &s.y[c as usize];
+        for t in 0..W {
+            sum[t] += if member { y[t] } else { 0.0 };
+        }
+        *n += u32::from(member);
+    }
 }
 
 /// Fills `h` from the node's cells through the TF's dense codes. One target: alternate cells
@@ -563,6 +571,9 @@ fn split_node<const W: usize>(
     s.tree.nodes.push(leaf(mean(&sum_left, n_left)));
     s.tree.nodes.push(leaf(mean(&sum_right, n_right)));
     let job = o.job;
-    next.push(new_open(s, job, l, o.start, mid, sum_left));
-    next.push(new_open(s, job, r, mid, o.end, sum_right));
+    let mut constant = o.constant;
+    constant.extend(o.found_constant);
+    constant.sort_unstable();
+    next.push(new_open(s, job, l, o.start, mid, sum_left, constant.clone()));
+    next.push(new_open(s, job, r, mid, o.end, sum_right, constant));
 }
