@@ -513,10 +513,13 @@ fn best_threshold<const W: usize>(
         add(&mut sum_left, &b.sum);
         n_left += b.n;
         let (nl, nr) = (n_left as f64, n - n_left as f64);
-        let mut squares = 0.0;
-        for t in (0..W).filter(|&t| Some(t) != skip) {
+        let spread = |t: usize| {
             let diff = sum_left[t] / nl - (sum[t] - sum_left[t]) / nr;
-            squares += diff * diff;
+            diff * diff
+        };
+        let mut squares: f64 = (0..W).map(spread).sum();
+        if let Some(t) = skip {
+            squares -= spread(t);
         }
         let gain = nl * nr / n * squares;
         if best.is_none_or(|x| gain > x.1) {
