@@ -68,3 +68,4 @@ bench: install peers
 	bash inst/bench/pipeline.sh
 	bash inst/bench/markers.sh
 	bash inst/bench/grn.sh
+	bash inst/bench/grn_sergio.sh
