@@ -3,9 +3,9 @@
 //! step). The TFs' values are quantised once (`codes`) and shared read-only by every tree;
 //! trees are grown level by level over those codes for a batch of jobs (`tree`); `boost` is
 //! GRNBoost2's gradient boosting, `forest` GENIE3's random forest (one target at a time, or
-//! B targets in one pass), `shared` one forest for a batch of correlated targets; `input` reads TF and target columns over the fitting cells from
-//! the gene-major chunks, a chunk of targets at a time; `network` turns importances into the
-//! edge table.
+//! B targets in one pass), `shared` one forest for a batch of correlated targets; `input`
+//! reads TF and target columns over the fitting cells from the gene-major chunks, a chunk of
+//! targets at a time; `network` turns importances into the edge table.
 
 pub mod boost;
 pub mod codes;
