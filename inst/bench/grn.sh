@@ -60,14 +60,15 @@ fi
 # Scale (SCALE_STORE=<a store of inst/bench/h5ad.sh>, e.g. the 1M-cell upsampled PBMC3k): the
 # default method with all threads on SCALE_TFS (1,000) stand-in TFs (genes drawn with seed 1
 # among those detected in >= 0.5% of the cells: speed depends on sparsity, not on which genes
-# regulate) and the SCALE_TARGETS (2,000) most detected genes as targets.
+# regulate) and the SCALE_TARGETS (2,000) most detected genes as targets; SCALE_SCREEN_K sets
+# screen_k.
 if [ -n "${SCALE_STORE:-}" ]; then
   /usr/bin/time -v Rscript -e "suppressMessages(library(cellstream)); x <- open_store('$SCALE_STORE')
     v <- var(x); set.seed(1)
     tfs <- sample(v\$gene_id[v\$n_cells >= 0.005 * x\$dim[1]], ${SCALE_TFS:-1000})
     targets <- v\$gene_id[order(-v\$n_cells)][seq_len(${SCALE_TARGETS:-2000})]
-    t <- system.time(net <- infer_grn(x, tfs = tfs, targets = targets, name = 'scale', verbose = FALSE))[['elapsed']]
-    cat(sprintf('cellstream (default method) at scale: %d cells kept, %d TFs x %d targets in %.1f s (%.2f targets per second)\n',
+    t <- system.time(net <- infer_grn(x, tfs = tfs, targets = targets, screen_k = ${SCALE_SCREEN_K:-NULL}, name = 'scale', verbose = FALSE))[['elapsed']]
+    cat(sprintf('cellstream (default method, screen_k ${SCALE_SCREEN_K:-NULL}) at scale: %d cells kept, %d TFs x %d targets in %.1f s (%.2f targets per second)\n',
                 sum(keep(x)), length(tfs), length(targets), t, length(targets) / t))" \
     > "$work/grn-scale.out" 2> "$work/time-grn-scale.txt" || { cat "$work/time-grn-scale.txt"; exit 1; }
   cat "$work/grn-scale.out"; echo "  wall $(wall "$work/time-grn-scale.txt"), peak RSS $(peak "$work/time-grn-scale.txt")"
