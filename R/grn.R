@@ -11,7 +11,10 @@
 #' **Methods.** `"batched"` (the default) is GENIE3's random forest (each target scaled to unit
 #' variance, `n_trees` trees on 63.2% subsamples, sqrt(p) TFs per split), `batch_size` targets'
 #' trees grown in one pass over the TF codes; `"rf"` grows the same trees one target at a time
-#' (identical output). The forests' trees stop at depth 6 (`max_depth`; a large value such as
+#' (identical output). Tree t of every target is fitted on the same cells and its node at each
+#' position meets the TFs in the same random order (each target still skips its own TF and TFs
+#' constant in its node), so the targets of a batch mostly draw the same TFs and one pass over a
+#' TF's non-zero cells builds all their histograms. The forests' trees stop at depth 6 (`max_depth`; a large value such as
 #' 100 grows GENIE3's trees to pure leaves) and their `importance` is arboreto's GENIE3 one
 #' (scikit-learn's `feature_importances_`: each tree's variance reductions normalised, averaged;
 #' it sums to 1 per target). `"gbm"` is GRNBoost2 as arboreto 0.1.6 runs scikit-learn 1.2's
@@ -73,7 +76,7 @@
 #'   the forests).
 #' @param screen_k Fit each target on its this many TFs of largest |rho| only (`NULL`: all).
 #' @param early_stop_window Trees of `"gbm"`'s early-stopping window (25, as arboreto).
-#' @param batch_size Targets per pass of `"batched"` (16).
+#' @param batch_size Targets per pass of `"batched"` (4).
 #' @param n_bins Non-zero codes per TF, at most 255.
 #' @param binning `"quantile"` (default) or `"equal_width"` cut points.
 #' @param max_cells Fitting cells at most (50,000).
@@ -96,7 +99,7 @@
 infer_grn <- function(x, tfs, targets = NULL, method = c("batched", "gbm", "rf", "shared_splits"),
                       cells = NULL, transform = c("norm", "log1p_raw", "raw"), n_trees = 100,
                       max_trees = 5000, learning_rate = 0.01, max_depth = NULL, max_features = NULL,
-                      subsample = NULL, screen_k = NULL, early_stop_window = 25, batch_size = 16,
+                      subsample = NULL, screen_k = NULL, early_stop_window = 25, batch_size = 4,
                       n_bins = 255, binning = c("quantile", "equal_width"), max_cells = 50000,
                       stratify_by = NULL, name = "grn", seed = 777, verbose = TRUE) {
   method <- match.arg(method)

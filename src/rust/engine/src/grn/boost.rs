@@ -6,7 +6,7 @@
 //! out-of-bag cells** before it minus after it (scikit-learn < 1.3).
 
 use super::codes::TfCodes;
-use super::tree::{grow, TreeJob};
+use super::tree::{Batch, Grower, TreeJob};
 use super::{subsample, tree_seed, Fit, Target};
 
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +30,7 @@ pub fn boost(codes: &TfCodes, target: &Target, seed: u64, p: &BoostParams) -> Fi
     let mut improvements: Vec<f64> = Vec::new();
     let mut in_bag = vec![false; n];
     let n_in = ((p.subsample * n as f64) as usize).max(1);
+    let mut grower = Grower::default();
     for t in 0..p.max_trees {
         let s = tree_seed(seed, target.gene, t);
         let bag = subsample(n, n_in, s);
@@ -50,20 +51,20 @@ pub fn boost(codes: &TfCodes, target: &Target, seed: u64, p: &BoostParams) -> Fi
             }
         };
         let before = oob_loss(&prediction);
-        let grown = grow(
-            codes,
-            vec![TreeJob {
-                y: residual.as_chunks::<1>().0,
-                bag,
-                candidates: &target.candidates,
-                own: &[],
-                max_features: target.max_features,
-                seed: s,
-            }],
-            p.max_depth,
-        )
-        .pop()
-        .expect("one tree per job");
+        let job = TreeJob {
+            candidates: &target.candidates,
+            own: &[],
+            max_features: target.max_features,
+        };
+        let batch = Batch {
+            y: residual.as_chunks::<1>().0,
+            bag: &bag,
+            seed: s,
+        };
+        let grown = grower
+            .grow(codes, &batch, &[job], p.max_depth)
+            .pop()
+            .expect("one tree per job");
         for (c, pred) in prediction.iter_mut().enumerate() {
             *pred += p.learning_rate * grown.tree.predict(codes, c)[0];
         }

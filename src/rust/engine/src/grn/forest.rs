@@ -1,12 +1,12 @@
 //! `rf` and `batched`: GENIE3's random forest of each target (standardised to unit
 //! variance; each tree on a subsample of the cells, `max_features` TFs per split, grown
 //! until its leaves are pure or the depth limit). `batched` grows tree t of B targets in one
-//! level-by-level pass over the TF codes; every tree is the one `rf` grows alone, since each
-//! draws from its own (seed, target, tree) stream.
+//! level-by-level pass over the TF codes; every tree is the one `rf` grows alone, since tree t
+//! of every target draws its cells and its TF order from the same (seed, t) stream.
 
 use super::codes::TfCodes;
-use super::tree::{grow, TreeJob};
-use super::{subsample, tree_seed, Fit, Target};
+use super::tree::{Batch, Grower, TreeJob};
+use super::{subsample, tree_seed, Fit, Target, EVERY_TARGET};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ForestParams {
@@ -23,23 +23,35 @@ pub struct ForestParams {
 pub fn forest(codes: &TfCodes, targets: &[Target], seed: u64, p: &ForestParams) -> Vec<Fit> {
     let n = codes.n_cells;
     let n_in = ((p.subsample * n as f64) as usize).clamp(1, n);
-    let mut importance = vec![vec![0.0; codes.n_tfs]; targets.len()];
+    let n_jobs = targets.len();
+    let mut y = vec![[0.0]; n * n_jobs];
+    for (j, target) in targets.iter().enumerate() {
+        for (c, &v) in target.y.iter().enumerate() {
+            y[c * n_jobs + j] = [v];
+        }
+    }
+    let jobs: Vec<TreeJob> = targets
+        .iter()
+        .map(|target| TreeJob {
+            candidates: &target.candidates,
+            own: &[],
+            max_features: target.max_features,
+        })
+        .collect();
+    let mut importance = vec![vec![0.0; codes.n_tfs]; n_jobs];
+    let mut grower = Grower::default();
     for t in 0..p.n_trees {
-        let jobs = targets
-            .iter()
-            .map(|target| {
-                let s = tree_seed(seed, target.gene, t);
-                TreeJob {
-                    y: target.y.as_chunks::<1>().0,
-                    bag: subsample(n, n_in, s),
-                    candidates: &target.candidates,
-                    own: &[],
-                    max_features: target.max_features,
-                    seed: s,
-                }
-            })
-            .collect();
-        for (imp, grown) in importance.iter_mut().zip(grow(codes, jobs, p.max_depth)) {
+        let seed = tree_seed(seed, EVERY_TARGET, t);
+        let bag = subsample(n, n_in, seed);
+        let batch = Batch {
+            y: &y,
+            bag: &bag,
+            seed,
+        };
+        for (imp, grown) in importance
+            .iter_mut()
+            .zip(grower.grow(codes, &batch, &jobs, p.max_depth))
+        {
             add_tree(imp, &grown.gain, 0);
         }
     }

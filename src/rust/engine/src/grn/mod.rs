@@ -124,7 +124,7 @@ impl Default for GrnParams {
             max_features: None,
             subsample: None,
             early_stop_window: 25,
-            batch_size: 16,
+            batch_size: 4,
             n_bins: 255,
             binning: Binning::Quantile,
             screen_k: None,
@@ -409,7 +409,8 @@ fn correlations(tfs: &Columns, y: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The random stream of tree `tree` of target `gene`: independent of batches and threads.
+/// The random stream of tree `tree` of target `gene` (or of [`EVERY_TARGET`]): independent of
+/// batches and threads.
 pub(crate) fn tree_seed(seed: u64, gene: usize, tree: usize) -> u64 {
     let mut z = seed
         ^ (gene as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
@@ -418,6 +419,10 @@ pub(crate) fn tree_seed(seed: u64, gene: usize, tree: usize) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+/// The stream the forests' trees share: tree t of every target is fitted on the same cells and
+/// meets the TFs in the same order at the same node position.
+pub(crate) const EVERY_TARGET: usize = usize::MAX;
 
 /// `k` of the cells 0..n, drawn without replacement, ascending.
 pub(crate) fn subsample(n: usize, k: usize, seed: u64) -> Vec<u32> {

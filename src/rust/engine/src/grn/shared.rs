@@ -7,7 +7,7 @@
 
 use super::codes::TfCodes;
 use super::forest::{add_tree, forest_fit, ForestParams};
-use super::tree::{grow, TreeJob};
+use super::tree::{Batch, Grower, TreeJob};
 use super::{subsample, tree_seed, Fit, Target};
 use faer::Mat;
 use rand::{Rng, SeedableRng};
@@ -53,17 +53,22 @@ pub fn shared(
     // The batch's trees are keyed by its first target, so they do not depend on threads.
     let key = targets.iter().map(|t| t.gene).min().unwrap_or(0);
     let mut importance = vec![vec![0.0; codes.n_tfs]; targets.len()];
+    let mut grower = Grower::default();
     for tree in 0..p.n_trees {
         let s = tree_seed(seed, key, tree);
         let job = TreeJob {
-            y: &y,
-            bag: subsample(n, n_in, s),
             candidates: &candidates,
             own: &own,
             max_features,
+        };
+        let bag = subsample(n, n_in, s);
+        let batch = Batch {
+            y: &y,
+            bag: &bag,
             seed: s,
         };
-        let grown = grow(codes, vec![job], p.max_depth)
+        let grown = grower
+            .grow(codes, &batch, &[job], p.max_depth)
             .pop()
             .expect("one tree per job");
         for (t, imp) in importance.iter_mut().enumerate() {

@@ -3,17 +3,21 @@
 //! its residual); `W > 1` is `shared_splits`, where a split maximises the summed variance
 //! reduction of the `W` targets and each target is credited its own share.
 //!
-//! Per node the TFs are drawn one after another from the node's own random stream, as
-//! scikit-learn's best splitter does: a TF constant in the node does not count towards
-//! `max_features` and another is drawn (one found constant in an ancestor is skipped
-//! without a histogram, as scikit-learn's known-constant features). Each drawn TF's histogram
-//! (sum of y and cell count per code) is built from whichever is smaller: the node's cells
-//! through the dense codes, or the TF's non-zeros (shared by every node of every job of the
-//! batch that drew that TF); code 0 follows from the node's totals. A split "code <= k"
-//! maximises the variance reduction (n_l n_r / n)(mean_l - mean_r)^2, first best in draw
-//! order as scikit-learn; a response whose own TF is the one split on takes no part in that
-//! split's gain. The node's random stream depends only on the job's seed and the node's index
-//! in its tree, so a tree is the same whatever batch it grows in.
+//! The jobs of a batch share their fitting cells (the bag) and their random stream: the node at
+//! one position of every job's tree (root, root's left child, ...) meets the TFs in the same
+//! random order. Each job takes from that order, as scikit-learn's best splitter draws, its
+//! own candidates until it has visited `max_features` TFs not constant in its node: a TF
+//! constant in the node does not count and the next is taken (one found constant in an
+//! ancestor is skipped without a histogram, as scikit-learn's known-constant features). A
+//! tree is therefore the same whatever batch it grows in, and the jobs of a batch mostly draw
+//! the same TFs at the same level, so one pass over a TF's non-zeros (reading, per cell, every
+//! job's node and response side by side) builds the histograms of all of them.
+//!
+//! A drawn TF's histogram (sum of y and cell count per code) is built from whichever is
+//! smaller: the node's cells through the dense codes, or the TF's non-zeros; code 0 follows
+//! from the node's totals. A split "code <= k" maximises the variance reduction
+//! (n_l n_r / n)(mean_l - mean_r)^2, first best in draw order as scikit-learn; a response whose
+//! own TF is the one split on takes no part in that split's gain.
 
 use super::codes::TfCodes;
 use rand::{Rng, SeedableRng};
@@ -56,19 +60,24 @@ impl<const W: usize> Tree<W> {
     }
 }
 
-/// One tree to grow.
-pub struct TreeJob<'a, const W: usize> {
-    /// The responses fitted, per cell (a target or its residual; `W` targets).
+/// What the jobs of one batch share.
+pub struct Batch<'a, const W: usize> {
+    /// Per cell the responses of every job side by side: `y[cell * n_jobs + job]`.
     pub y: &'a [[f64; W]],
-    /// The cells the tree is fitted on, ascending.
-    pub bag: Vec<u32>,
-    /// The TFs the tree may split on.
+    /// The cells the trees are fitted on, ascending.
+    pub bag: &'a [u32],
+    /// Seeds the TF order of every node position.
+    pub seed: u64,
+}
+
+/// One tree to grow.
+pub struct TreeJob<'a> {
+    /// The TFs the tree may split on, ascending.
     pub candidates: &'a [u32],
     /// (TF, response): a response's own TF among the candidates, never a predictor of it.
     pub own: &'a [(u32, usize)],
     /// Non-constant TFs visited per split.
     pub max_features: usize,
-    pub seed: u64,
 }
 
 /// A grown tree and, per TF and response, the sum of the variance reductions (n times the
@@ -82,113 +91,218 @@ pub struct Grown<const W: usize> {
 struct Open<const W: usize> {
     job: usize,
     node: u32,
+    /// The node's position, the same in every job's tree; `draws` indexes its TF order.
+    key: u64,
+    draws: usize,
+    /// How far into its position's TF order the node has taken.
+    cursor: usize,
     start: usize,
     end: usize,
     sum: [f64; W],
-    rng: Xoshiro256PlusPlus,
-    /// The candidates not drawn yet; filled at the first draw (a partial Fisher-Yates
-    /// shuffle: in sparse data most TFs are constant in a small node, and a node may draw
-    /// hundreds before it has met `max_features` non-constant ones).
-    undrawn: Option<Vec<u32>>,
-    /// Drawn TFs whose histogram waits to be built, in draw order.
+    /// Drawn TFs whose histogram waits to be built, in draw order, and their best splits.
     pending: Vec<u32>,
+    found: Vec<Option<Split<W>>>,
     non_constant: usize,
     /// TFs known to be constant in the node, ascending: found so in an ancestor, where its
     /// cells were a superset (as scikit-learn, drawing one costs nothing and does not count).
     constant: Vec<u32>,
     /// TFs found constant in this node, for its children.
     found_constant: Vec<u32>,
-    best: Option<Split>,
+    best: Option<Split<W>>,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Split {
+struct Split<const W: usize> {
     feature: u32,
     threshold: u8,
     gain: f64,
+    /// The responses' sums over the cells that go left, and their number.
+    left: [f64; W],
+    n_left: u32,
 }
 
 struct JobState<'a, const W: usize> {
-    y: &'a [[f64; W]],
-    candidates: &'a [u32],
-    own: &'a [(u32, usize)],
-    max_features: usize,
-    seed: u64,
-    /// The fitting cells, grouped by node (stable: ascending within a node).
+    job: &'a TreeJob<'a>,
+    is_candidate: Vec<bool>,
+    /// The fitting cells, grouped by node (stable: ascending within a node), and their
+    /// responses in that order.
     order: Vec<u32>,
-    /// Per cell the index of its open node in this level, or NO_SLOT.
-    open_of: Vec<u32>,
+    order_y: Vec<[f64; W]>,
     tree: Tree<W>,
     gain: Vec<[f64; W]>,
-    scratch: Vec<u32>,
 }
 
 impl<const W: usize> JobState<'_, W> {
     /// The response whose own TF is `tf`, if any.
     fn own_response(&self, tf: u32) -> Option<usize> {
-        self.own.iter().find(|o| o.0 == tf).map(|o| o.1)
+        self.job.own.iter().find(|o| o.0 == tf).map(|o| o.1)
     }
 }
 
-pub fn grow<const W: usize>(codes: &TfCodes, jobs: Vec<TreeJob<W>>, max_depth: usize) -> Vec<Grown<W>> {
-    let n_tfs = codes.n_tfs;
-    let mut states: Vec<JobState<W>> = jobs
-        .into_iter()
-        .map(|j| JobState {
-            y: j.y,
-            candidates: j.candidates,
-            own: j.own,
-            max_features: j.max_features,
-            seed: j.seed,
-            open_of: vec![NO_SLOT; codes.n_cells],
-            order: j.bag,
-            tree: Tree {
-                nodes: vec![leaf([0.0; W])],
-            },
-            gain: vec![[0.0; W]; n_tfs],
+/// The order in which the nodes at one position meet the TFs: a random permutation of all
+/// of them, drawn only as far as some node needs.
+struct Draws {
+    rng: Xoshiro256PlusPlus,
+    undrawn: Option<Vec<u32>>,
+    drawn: Vec<u32>,
+}
+
+impl Draws {
+    fn new(seed: u64, key: u64) -> Self {
+        Draws {
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ mix(key)),
+            undrawn: None,
+            drawn: Vec::new(),
+        }
+    }
+
+    /// The `k`th TF of the order, or None past the last.
+    fn get(&mut self, k: usize, n_tfs: usize) -> Option<u32> {
+        if k == self.drawn.len() {
+            // A partial Fisher-Yates shuffle: in sparse data most TFs are constant in a small
+            // node, and a node may draw hundreds before it has met `max_features` others.
+            let undrawn = self.undrawn.get_or_insert_with(|| (0..n_tfs as u32).collect());
+            if undrawn.is_empty() {
+                return None;
+            }
+            let f = undrawn.swap_remove(self.rng.random_range(0..undrawn.len()));
+            self.drawn.push(f);
+        }
+        Some(self.drawn[k])
+    }
+}
+
+fn mix(key: u64) -> u64 {
+    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The position of a node's child (`side` 0 left, 1 right).
+fn child_key(key: u64, side: u64) -> u64 {
+    mix(key.wrapping_mul(2).wrapping_add(side))
+}
+
+/// Grows trees, keeping its buffers from one call to the next.
+pub struct Grower<const W: usize> {
+    /// Per cell and job the index of the cell's open node in this level, or NO_SLOT.
+    slot: Vec<u32>,
+    work: Work<W>,
+    scratch: Vec<u32>,
+    /// Each job's cell order and responses in that order, from the last call.
+    orders: Vec<(Vec<u32>, Vec<[f64; W]>)>,
+}
+
+impl<const W: usize> Default for Grower<W> {
+    fn default() -> Self {
+        Grower {
+            slot: Vec::new(),
+            work: Work::default(),
             scratch: Vec::new(),
-        })
-        .collect();
-    let mut open: Vec<Open<W>> = Vec::new();
-    for (j, s) in states.iter_mut().enumerate() {
-        let sum = sum_of(s.y, &s.order);
-        let n = s.order.len();
-        s.tree.nodes[0].value = mean(&sum, n);
-        open.push(new_open(s, j, 0, 0, n, sum, Vec::new()));
+            orders: Vec::new(),
+        }
     }
-    let mut depth = 0;
-    while !open.is_empty() {
-        open.retain(|o| depth < max_depth && splittable(o, &states[o.job]));
-        if open.is_empty() {
-            break;
+}
+
+impl<const W: usize> Grower<W> {
+    pub fn grow(
+        &mut self,
+        codes: &TfCodes,
+        batch: &Batch<W>,
+        jobs: &[TreeJob],
+        max_depth: usize,
+    ) -> Vec<Grown<W>> {
+        let (n_tfs, n_jobs) = (codes.n_tfs, jobs.len());
+        assert_eq!(
+            batch.y.len(),
+            codes.n_cells * n_jobs,
+            "one response per cell and job"
+        );
+        let mut states: Vec<JobState<W>> = jobs
+            .iter()
+            .map(|job| {
+                let (mut order, order_y) = self.orders.pop().unwrap_or_default();
+                order.clear();
+                order.extend_from_slice(batch.bag);
+                let mut is_candidate = vec![false; n_tfs];
+                job.candidates
+                    .iter()
+                    .for_each(|&f| is_candidate[f as usize] = true);
+                JobState {
+                    job,
+                    is_candidate,
+                    order,
+                    order_y,
+                    tree: Tree { nodes: Vec::new() },
+                    gain: vec![[0.0; W]; n_tfs],
+                }
+            })
+            .collect();
+        let mut open: Vec<Open<W>> = Vec::new();
+        for (j, s) in states.iter_mut().enumerate() {
+            let sum = sum_of(batch, n_jobs, j, &s.order);
+            let n = s.order.len();
+            s.tree.nodes.push(leaf(mean(&sum, n)));
+            open.push(new_open(j, 0, 1, 0, n, sum, Vec::new()));
         }
-        for (i, o) in open.iter().enumerate() {
-            let s = &mut states[o.job];
-            for &c in &s.order[o.start..o.end] {
-                s.open_of[c as usize] = i as u32;
+        self.slot.clear();
+        self.slot.resize(codes.n_cells * n_jobs, NO_SLOT);
+        self.work.discards(n_jobs);
+        for _ in 0..max_depth {
+            for (j, s) in states.iter_mut().enumerate() {
+                s.order_y.clear();
+                let y = s.order.iter().map(|&c| batch.y[c as usize * n_jobs + j]);
+                s.order_y.extend(y);
             }
+            open.retain(|o| splittable(o, &states[o.job]));
+            if open.is_empty() {
+                break;
+            }
+            for (i, o) in open.iter().enumerate() {
+                for &c in &states[o.job].order[o.start..o.end] {
+                    self.slot[c as usize * n_jobs + o.job] = i as u32;
+                }
+            }
+            let mut keys: Vec<u64> = open.iter().map(|o| o.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let mut draws: Vec<Draws> = keys.iter().map(|&k| Draws::new(batch.seed, k)).collect();
+            for o in open.iter_mut() {
+                o.draws = keys.binary_search(&o.key).expect("a key of this level");
+            }
+            find_splits(
+                codes,
+                batch,
+                &states,
+                &self.slot,
+                &mut open,
+                &mut draws,
+                &mut self.work,
+            );
+            let mut next = Vec::new();
+            for o in open.drain(..) {
+                let s = &mut states[o.job];
+                for &c in &s.order[o.start..o.end] {
+                    self.slot[c as usize * n_jobs + o.job] = NO_SLOT;
+                }
+                if let Some(split) = o.best {
+                    split_node(codes, s, o, split, &mut self.scratch, &mut next);
+                }
+            }
+            open = next;
         }
-        find_splits(codes, &states, &mut open);
-        let mut next = Vec::new();
-        for o in open.drain(..) {
-            let s = &mut states[o.job];
-            for &c in &s.order[o.start..o.end] {
-                s.open_of[c as usize] = NO_SLOT;
-            }
-            if let Some(split) = o.best {
-                split_node(codes, s, o, split, &mut next);
-            }
-        }
-        open = next;
-        depth += 1;
+        states
+            .into_iter()
+            .map(|s| {
+                self.orders.push((s.order, s.order_y));
+                Grown {
+                    tree: s.tree,
+                    gain: s.gain,
+                }
+            })
+            .collect()
     }
-    states
-        .into_iter()
-        .map(|s| Grown {
-            tree: s.tree,
-            gain: s.gain,
-        })
-        .collect()
 }
 
 fn leaf<const W: usize>(value: [f64; W]) -> Node<W> {
@@ -201,11 +315,11 @@ fn leaf<const W: usize>(value: [f64; W]) -> Node<W> {
     }
 }
 
-/// Per response, the sum over `cells`.
-fn sum_of<const W: usize>(y: &[[f64; W]], cells: &[u32]) -> [f64; W] {
+/// Per response of job `j`, the sum over `cells`.
+fn sum_of<const W: usize>(batch: &Batch<W>, n_jobs: usize, j: usize, cells: &[u32]) -> [f64; W] {
     let mut sum = [0.0; W];
     for &c in cells {
-        add(&mut sum, &y[c as usize]);
+        add(&mut sum, &batch.y[c as usize * n_jobs + j]);
     }
     sum
 }
@@ -220,24 +334,25 @@ fn mean<const W: usize>(sum: &[f64; W], n: usize) -> [f64; W] {
 }
 
 fn new_open<const W: usize>(
-    s: &JobState<W>,
     job: usize,
     node: u32,
+    key: u64,
     start: usize,
     end: usize,
     sum: [f64; W],
     constant: Vec<u32>,
 ) -> Open<W> {
-    let stream = s.seed ^ (node as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     Open {
         job,
         node,
+        key,
+        draws: 0,
+        cursor: 0,
         start,
         end,
         sum,
-        rng: Xoshiro256PlusPlus::seed_from_u64(stream),
-        undrawn: None,
         pending: Vec::new(),
+        found: Vec::new(),
         non_constant: 0,
         constant,
         found_constant: Vec::new(),
@@ -254,12 +369,9 @@ fn splittable<const W: usize>(o: &Open<W>, s: &JobState<W>) -> bool {
         return false;
     }
     let mean = mean(&o.sum, n);
-    let var = s.order[o.start..o.end]
+    let var = s.order_y[o.start..o.end]
         .iter()
-        .map(|&c| {
-            let y = &s.y[c as usize];
-            (0..W).map(|t| (y[t] - mean[t]).powi(2)).sum::<f64>()
-        })
+        .map(|y| (0..W).map(|t| (y[t] - mean[t]).powi(2)).sum::<f64>())
         .sum::<f64>()
         / (n * W) as f64;
     var > f64::EPSILON
@@ -268,21 +380,28 @@ fn splittable<const W: usize>(o: &Open<W>, s: &JobState<W>) -> bool {
 /// Draws TFs for every open node, builds their histograms and keeps each node's best split,
 /// drawing again for nodes that met constant TFs until `max_features` non-constant TFs were
 /// visited or none is left.
-fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &mut [Open<W>]) {
+fn find_splits<const W: usize>(
+    codes: &TfCodes,
+    batch: &Batch<W>,
+    states: &[JobState<W>],
+    slot: &[u32],
+    open: &mut [Open<W>],
+    draws: &mut [Draws],
+    work: &mut Work<W>,
+) {
     loop {
         let mut any = false;
         for o in open.iter_mut() {
             let s = &states[o.job];
-            let mut want = s.max_features.saturating_sub(o.non_constant);
-            let undrawn = o.undrawn.get_or_insert_with(|| s.candidates.to_vec());
+            let mut want = s.job.max_features.saturating_sub(o.non_constant);
             while want > 0 {
-                match draw(&mut o.rng, undrawn) {
-                    Some(f) if o.constant.binary_search(&f).is_ok() => {}
-                    Some(f) => {
-                        o.pending.push(f);
-                        want -= 1;
-                    }
-                    None => break,
+                let Some(f) = draws[o.draws].get(o.cursor, codes.n_tfs) else {
+                    break;
+                };
+                o.cursor += 1;
+                if s.is_candidate[f as usize] && o.constant.binary_search(&f).is_err() {
+                    o.pending.push(f);
+                    want -= 1;
                 }
             }
             any |= !o.pending.is_empty();
@@ -290,22 +409,16 @@ fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &m
         if !any {
             return;
         }
-        let hists = histograms(codes, states, open);
-        for (i, o) in open.iter_mut().enumerate() {
-            let s = &states[o.job];
-            for (&f, hist) in o.pending.iter().zip(&hists[i]) {
-                let skip = s.own_response(f);
-                let Some((threshold, gain)) = best_threshold(hist, o.end - o.start, &o.sum, skip) else {
+        histograms(codes, batch, states, slot, open, work);
+        for o in open.iter_mut() {
+            for (&f, found) in o.pending.iter().zip(&o.found) {
+                let Some(split) = *found else {
                     o.found_constant.push(f);
                     continue;
                 };
                 o.non_constant += 1;
-                if o.best.is_none_or(|b| gain > b.gain) {
-                    o.best = Some(Split {
-                        feature: f,
-                        threshold,
-                        gain,
-                    });
+                if o.best.is_none_or(|b| split.gain > b.gain) {
+                    o.best = Some(split);
                 }
             }
             o.pending.clear();
@@ -313,136 +426,162 @@ fn find_splits<const W: usize>(codes: &TfCodes, states: &[JobState<W>], open: &m
     }
 }
 
-/// One of the undrawn candidates (uniform), taken out; None when every one was drawn.
-fn draw(rng: &mut Xoshiro256PlusPlus, undrawn: &mut Vec<u32>) -> Option<u32> {
-    (!undrawn.is_empty()).then(|| undrawn.swap_remove(rng.random_range(0..undrawn.len())))
-}
-
-/// The cells of a node with one code of a TF: their sum of each response and number.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Bin<const W: usize> {
-    code: u8,
-    sum: [f64; W],
-    n: u32,
-}
-
 /// Sums of the responses and cells for each possible code.
 type Bins<const W: usize> = [([f64; W], u32); 256];
 
-/// Nodes with fewer cells than this sort their (code, y) pairs instead of filling one bin
+/// Histograms: the first one per job takes the cells a sparse pass reads but no node of that
+/// job wants (never read, never cleared); the others are reused, cleared after use.
+struct Work<const W: usize> {
+    hists: Vec<Box<Bins<W>>>,
+    free: Vec<Box<Bins<W>>>,
+    /// Per open node of the level, then per job (cells in no open node), the histogram a
+    /// sparse pass adds the cell to.
+    target: Vec<u32>,
+    pairs: Vec<(u8, u32)>,
+}
+
+impl<const W: usize> Default for Work<W> {
+    fn default() -> Self {
+        Work {
+            hists: Vec::new(),
+            free: Vec::new(),
+            target: Vec::new(),
+            pairs: Vec::new(),
+        }
+    }
+}
+
+impl<const W: usize> Work<W> {
+    fn new_bins() -> Box<Bins<W>> {
+        Box::new([([0.0; W], 0); 256])
+    }
+
+    fn discards(&mut self, n_jobs: usize) {
+        self.hists.resize_with(n_jobs, Self::new_bins);
+    }
+
+    fn take(&mut self) -> Box<Bins<W>> {
+        self.free.pop().unwrap_or_else(Self::new_bins)
+    }
+
+    /// Takes back a histogram whose codes below `n_codes` were filled.
+    fn give(&mut self, mut h: Box<Bins<W>>, n_codes: usize) {
+        h[..n_codes].fill(([0.0; W], 0));
+        self.free.push(h);
+    }
+}
+
+/// Nodes with fewer cells than this sort their (code, cell) pairs instead of filling one bin
 /// per code: deep trees have many small nodes and up to 256 codes per TF.
 const SORT_BELOW: usize = 64;
 
-/// Per open node, per pending TF: the non-empty bins, by code.
+/// Sets `found` of every open node: per pending TF its best split, or None when the TF is
+/// constant in the node. TF by TF, so that one pass over a TF's non-zeros serves every node
+/// that drew it and the TF's dense codes stay in cache for the others.
 fn histograms<const W: usize>(
     codes: &TfCodes,
+    batch: &Batch<W>,
     states: &[JobState<W>],
-    open: &[Open<W>],
-) -> Vec<Vec<Vec<Bin<W>>>> {
-    // One bin per possible code: a u8 code indexes it without a bounds check.
-    let mut full: Vec<Vec<Box<Bins<W>>>> = open
-        .iter()
-        .map(|o| match o.end - o.start {
-            n if n < SORT_BELOW => Vec::new(),
-            _ => o.pending.iter().map(|_| Box::new([([0.0; W], 0); 256])).collect(),
-        })
-        .collect();
-    let mut out: Vec<Vec<Vec<Bin<W>>>> = open.iter().map(|o| vec![Vec::new(); o.pending.len()]).collect();
-    // (TF, open node, pending index) of the histograms built from the TF's non-zeros.
-    let mut by_tf: Vec<(u32, u32, u32)> = Vec::new();
-    let mut pairs: Vec<(u8, u32)> = Vec::new();
-    for (i, o) in open.iter().enumerate() {
-        let s = &states[o.job];
-        let cells = &s.order[o.start..o.end];
-        if cells.len() < SORT_BELOW {
-            for (k, &f) in o.pending.iter().enumerate() {
-                pairs.clear();
+    slot: &[u32],
+    open: &mut [Open<W>],
+    work: &mut Work<W>,
+) {
+    let n_jobs = states.len();
+    let mut tasks: Vec<(u32, u32, u32)> = Vec::new();
+    for (i, o) in open.iter_mut().enumerate() {
+        o.found.clear();
+        o.found.resize(o.pending.len(), None);
+        tasks.extend((0..o.pending.len()).map(|k| (o.pending[k], i as u32, k as u32)));
+    }
+    tasks.sort_unstable();
+    work.target.clear();
+    work.target.extend(open.iter().map(|o| o.job as u32));
+    work.target.extend(0..n_jobs as u32);
+    let mut sparse: Vec<(u32, u32)> = Vec::new();
+    for group in tasks.chunk_by(|a, b| a.0 == b.0) {
+        let f = group[0].0;
+        let n_codes = codes.n_codes[f as usize] as usize;
+        sparse.clear();
+        for &(_, i, k) in group {
+            let o = &open[i as usize];
+            let s = &states[o.job];
+            let (cells, ys) = (&s.order[o.start..o.end], &s.order_y[o.start..o.end]);
+            let skip = s.own_response(f);
+            let found = if cells.len() < SORT_BELOW {
                 let column = codes.column(f as usize);
-                pairs.extend(cells.iter().map(|&c| (column[c as usize], c)));
-                pairs.sort_by_key(|p| p.0);
-                out[i][k] = merge(&pairs, s.y);
-            }
-            continue;
-        }
-        let mut ys: Option<Vec<[f64; W]>> = None;
-        for (k, &f) in o.pending.iter().enumerate() {
-            let h = &mut full[i][k];
-            if cells.len() > codes.nnz(f as usize) {
-                by_tf.push((f, i as u32, k as u32));
+                work.pairs.clear();
+                work.pairs
+                    .extend((0..cells.len() as u32).map(|k| (column[cells[k as usize] as usize], k)));
+                work.pairs.sort_by_key(|p| p.0);
+                let bins = work.pairs.chunk_by(|a, b| a.0 == b.0).map(|run| {
+                    let mut sum = [0.0; W];
+                    run.iter().for_each(|&(_, k)| add(&mut sum, &ys[k as usize]));
+                    (run[0].0, sum, run.len() as u32)
+                });
+                best_threshold(bins, f, cells.len(), &o.sum, skip)
+            } else if cells.len() > codes.nnz(f as usize) {
+                sparse.push((i, k));
                 continue;
-            }
-            let ys = ys.get_or_insert_with(|| cells.iter().map(|&c| s.y[c as usize]).collect());
-            dense_histogram(codes.column(f as usize), cells, ys, h);
+            } else {
+                let mut h = work.take();
+                dense_histogram(codes.column(f as usize), cells, ys, &mut h);
+                let found = best_of_bins(&h, n_codes, f, cells.len(), &o.sum, skip);
+                work.give(h, n_codes);
+                found
+            };
+            open[i as usize].found[k as usize] = found;
+        }
+        if !sparse.is_empty() {
+            sparse_histograms(codes, f, batch, states, slot, open, &sparse, work);
         }
     }
-    by_tf.sort_unstable();
-    let mut slot: Vec<u32> = vec![NO_SLOT; open.len()];
-    for group in by_tf.chunk_by(|a, b| a.0 == b.0) {
-        let (cells, tf_codes) = codes.nonzeros(group[0].0 as usize);
-        // One pass over the TF's non-zeros per job (its nodes are contiguous in `open`).
-        for members in group.chunk_by(|a, b| open[a.1 as usize].job == open[b.1 as usize].job) {
-            let s = &states[open[members[0].1 as usize].job];
-            if let [(_, i, k)] = *members {
-                one_node_histogram(cells, tf_codes, s, i, &mut full[i as usize][k as usize]);
-                continue;
-            }
-            members.iter().for_each(|&(_, i, k)| slot[i as usize] = k);
-            for (&c, &code) in cells.iter().zip(tf_codes) {
-                let i = s.open_of[c as usize];
-                if i != NO_SLOT && slot[i as usize] != NO_SLOT {
-                    let (sum, n) = &mut full[i as usize][slot[i as usize] as usize][code as usize];
-                    add(sum, &s.y[c as usize]);
-                    *n += 1;
-                }
-            }
-            members.iter().for_each(|&(_, i, _)| slot[i as usize] = NO_SLOT);
-        }
-    }
-    for (i, o) in open.iter().enumerate() {
-        let n = (o.end - o.start) as u32;
-        if o.end - o.start < SORT_BELOW {
-            continue;
-        }
-        for (k, h) in full[i].iter_mut().enumerate() {
-            let h = &mut h[..codes.n_codes[o.pending[k] as usize] as usize];
-            let (mut zero, mut m) = (o.sum, 0);
-            for (sum, count) in &h[1..] {
-                zero.iter_mut().zip(sum).for_each(|(z, s)| *z -= s);
-                m += count;
-            }
-            h[0] = (zero, n - m);
-            out[i][k] = h
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| b.1 > 0)
-                .map(|(code, b)| Bin {
-                    code: code as u8,
-                    sum: b.0,
-                    n: b.1,
-                })
-                .collect();
-        }
-    }
-    out
 }
 
-/// Fills `h` of open node `i` from a TF's non-zeros. Branch-free: a cell of another node
-/// (about half of them below the root) adds 0.
-fn one_node_histogram<const W: usize>(
-    cells: &[u32],
-    tf_codes: &[u8],
-    s: &JobState<W>,
-    i: u32,
-    h: &mut Bins<W>,
+/// The histograms of TF `f` in the open nodes `members` (open node, pending index), from one
+/// pass over the TF's non-zeros: per non-zero cell, each member job's node and response.
+/// Branch-free: a cell of no member node adds to its job's discard histogram.
+#[allow(clippy::too_many_arguments)]
+fn sparse_histograms<const W: usize>(
+    codes: &TfCodes,
+    f: u32,
+    batch: &Batch<W>,
+    states: &[JobState<W>],
+    slot: &[u32],
+    open: &mut [Open<W>],
+    members: &[(u32, u32)],
+    work: &mut Work<W>,
 ) {
+    let (n_jobs, n_open) = (states.len(), open.len());
+    let n_codes = codes.n_codes[f as usize] as usize;
+    for &(i, _) in members {
+        work.target[i as usize] = work.hists.len() as u32;
+        let h = work.take();
+        work.hists.push(h);
+    }
+    let mut jobs: Vec<usize> = members.iter().map(|&(i, _)| open[i as usize].job).collect();
+    jobs.dedup();
+    let (hists, target) = (&mut work.hists, &work.target);
+    let (cells, tf_codes) = codes.nonzeros(f as usize);
     for (&c, &code) in cells.iter().zip(tf_codes) {
-        let member = s.open_of[c as usize] == i;
-        let (sum, n) = &mut h[code as usize];
-        let y = &s.y[c as usize];
-        for t in 0..W {
-            sum[t] += if member { y[t] } else { 0.0 };
+        let row = c as usize * n_jobs;
+        for &j in &jobs {
+            let i = match slot[row + j] {
+                NO_SLOT => n_open + j,
+                i => i as usize,
+            };
+            let (sum, n) = &mut hists[target[i] as usize][code as usize];
+            add(sum, &batch.y[row + j]);
+            // Discard histograms are never cleared.
+            *n = n.wrapping_add(1);
         }
-        *n += u32::from(member);
+    }
+    let filled: Vec<Box<Bins<W>>> = work.hists.drain(n_jobs..).collect();
+    for (h, &(i, k)) in filled.into_iter().zip(members) {
+        let o = &mut open[i as usize];
+        let skip = states[o.job].own_response(f);
+        o.found[k as usize] = best_of_bins(&h, n_codes, f, o.end - o.start, &o.sum, skip);
+        work.target[i as usize] = o.job as u32;
+        work.give(h, n_codes);
     }
 }
 
@@ -482,39 +621,49 @@ fn dense_histogram<const W: usize>(column: &[u8], cells: &[u32], ys: &[[f64; W]]
     }
 }
 
-/// Bins of (code, cell) pairs sorted by code.
-fn merge<const W: usize>(pairs: &[(u8, u32)], y: &[[f64; W]]) -> Vec<Bin<W>> {
-    let mut bins: Vec<Bin<W>> = Vec::new();
-    for &(code, c) in pairs {
-        let y = &y[c as usize];
-        match bins.last_mut() {
-            Some(b) if b.code == code => {
-                add(&mut b.sum, y);
-                b.n += 1;
-            }
-            _ => bins.push(Bin { code, sum: *y, n: 1 }),
-        }
-    }
-    bins
-}
-
-/// The best "code <= k" split of a node's bins and its variance reduction summed over the
-/// responses but `skip`, or None when the TF is constant in the node.
-fn best_threshold<const W: usize>(
-    bins: &[Bin<W>],
+/// [`best_threshold`] of a node's histogram of `n_codes` codes of TF `f`; its code 0 is not
+/// read but follows from the node's `n` cells and sums.
+fn best_of_bins<const W: usize>(
+    h: &Bins<W>,
+    n_codes: usize,
+    f: u32,
     n: usize,
     sum: &[f64; W],
     skip: Option<usize>,
-) -> Option<(u8, f64)> {
-    let n = n as f64;
-    let (mut sum_left, mut n_left) = ([0.0; W], 0u32);
-    let mut best: Option<(u8, f64)> = None;
-    for b in &bins[..bins.len().saturating_sub(1)] {
-        add(&mut sum_left, &b.sum);
-        n_left += b.n;
+) -> Option<Split<W>> {
+    let (mut zero, mut m) = (*sum, 0);
+    for (s, count) in &h[1..n_codes] {
+        zero.iter_mut().zip(s).for_each(|(z, s)| *z -= s);
+        m += count;
+    }
+    let zero_bin = (0u8, zero, n as u32 - m);
+    let others = (1..n_codes).map(|code| (code as u8, h[code].0, h[code].1));
+    let bins = std::iter::once(zero_bin).chain(others).filter(|b| b.2 > 0);
+    best_threshold(bins, f, n, sum, skip)
+}
+
+/// The best split "code <= k" on TF `f` of a node's non-empty bins (code, sums, cells;
+/// ascending by code), its gain the variance reduction summed over the responses but `skip`,
+/// or None when the TF is constant in the node.
+fn best_threshold<const W: usize>(
+    bins: impl Iterator<Item = (u8, [f64; W], u32)>,
+    f: u32,
+    n: usize,
+    sum: &[f64; W],
+    skip: Option<usize>,
+) -> Option<Split<W>> {
+    let (n_all, n) = (n as u32, n as f64);
+    let (mut left, mut n_left) = ([0.0; W], 0u32);
+    let mut best: Option<Split<W>> = None;
+    for (code, bin_sum, count) in bins {
+        add(&mut left, &bin_sum);
+        n_left += count;
+        if n_left == n_all {
+            break;
+        }
         let (nl, nr) = (n_left as f64, n - n_left as f64);
         let spread = |t: usize| {
-            let diff = sum_left[t] / nl - (sum[t] - sum_left[t]) / nr;
+            let diff = left[t] / nl - (sum[t] - left[t]) / nr;
             diff * diff
         };
         let mut squares: f64 = (0..W).map(spread).sum();
@@ -522,8 +671,14 @@ fn best_threshold<const W: usize>(
             squares -= spread(t);
         }
         let gain = nl * nr / n * squares;
-        if best.is_none_or(|x| gain > x.1) {
-            best = Some((b.code, gain));
+        if best.is_none_or(|b| gain > b.gain) {
+            best = Some(Split {
+                feature: f,
+                threshold: code,
+                gain,
+                left,
+                n_left,
+            });
         }
     }
     best
@@ -533,29 +688,30 @@ fn split_node<const W: usize>(
     codes: &TfCodes,
     s: &mut JobState<W>,
     o: Open<W>,
-    split: Split,
+    split: Split<W>,
+    scratch: &mut Vec<u32>,
     next: &mut Vec<Open<W>>,
 ) {
     let f = split.feature as usize;
     let cells = &mut s.order[o.start..o.end];
     let column = codes.column(f);
-    let code = |c: u32| column[c as usize];
     // Stable partition: left cells compacted in place, right cells through the scratch.
-    s.scratch.clear();
-    let (mut n_left, mut sum_left, mut sum_right) = (0, [0.0; W], [0.0; W]);
+    scratch.clear();
+    let mut n_left = 0;
     for k in 0..cells.len() {
         let c = cells[k];
-        if code(c) <= split.threshold {
+        if column[c as usize] <= split.threshold {
             cells[n_left] = c;
             n_left += 1;
-            add(&mut sum_left, &s.y[c as usize]);
         } else {
-            s.scratch.push(c);
-            add(&mut sum_right, &s.y[c as usize]);
+            scratch.push(c);
         }
     }
-    let n_right = s.scratch.len();
-    cells[n_left..].copy_from_slice(&s.scratch);
+    debug_assert_eq!(n_left, split.n_left as usize);
+    cells[n_left..].copy_from_slice(scratch);
+    let n_right = scratch.len();
+    let (sum_left, mut sum_right) = (split.left, o.sum);
+    sum_right.iter_mut().zip(&sum_left).for_each(|(r, l)| *r -= l);
     let mid = o.start + n_left;
     let skip = s.own_response(split.feature);
     let (nl, nr) = (n_left as f64, n_right as f64);
@@ -573,10 +729,26 @@ fn split_node<const W: usize>(
     };
     s.tree.nodes.push(leaf(mean(&sum_left, n_left)));
     s.tree.nodes.push(leaf(mean(&sum_right, n_right)));
-    let job = o.job;
     let mut constant = o.constant;
     constant.extend(o.found_constant);
     constant.sort_unstable();
-    next.push(new_open(s, job, l, o.start, mid, sum_left, constant.clone()));
-    next.push(new_open(s, job, r, mid, o.end, sum_right, constant));
+    let (job, key) = (o.job, o.key);
+    next.push(new_open(
+        job,
+        l,
+        child_key(key, 0),
+        o.start,
+        mid,
+        sum_left,
+        constant.clone(),
+    ));
+    next.push(new_open(
+        job,
+        r,
+        child_key(key, 1),
+        mid,
+        o.end,
+        sum_right,
+        constant,
+    ));
 }
