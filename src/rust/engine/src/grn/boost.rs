@@ -61,10 +61,7 @@ pub fn boost(codes: &TfCodes, target: &Target, seed: u64, p: &BoostParams) -> Fi
             bag: &bag,
             seed: s,
         };
-        let grown = grower
-            .grow(codes, &batch, &[job], p.max_depth)
-            .pop()
-            .expect("one tree per job");
+        let grown = grower.grow_one(codes, &batch, job, p.max_depth);
         for (c, pred) in prediction.iter_mut().enumerate() {
             *pred += p.learning_rate * grown.tree.predict(codes, c)[0];
         }

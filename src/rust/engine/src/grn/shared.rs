@@ -67,10 +67,7 @@ pub fn shared(
             bag: &bag,
             seed: s,
         };
-        let grown = grower
-            .grow(codes, &batch, &[job], p.max_depth)
-            .pop()
-            .expect("one tree per job");
+        let grown = grower.grow_one(codes, &batch, job, p.max_depth);
         for (t, imp) in importance.iter_mut().enumerate() {
             add_tree(imp, &grown.gain, t);
         }

@@ -185,6 +185,7 @@ fn child_key(key: u64, side: u64) -> u64 {
 }
 
 /// Grows trees, keeping its buffers from one call to the next.
+#[derive(Default)]
 pub struct Grower<const W: usize> {
     /// Per cell and job the index of the cell's open node in this level, or NO_SLOT.
     slot: Vec<u32>,
@@ -194,18 +195,20 @@ pub struct Grower<const W: usize> {
     orders: Vec<(Vec<u32>, Vec<[f64; W]>)>,
 }
 
-impl<const W: usize> Default for Grower<W> {
-    fn default() -> Self {
-        Grower {
-            slot: Vec::new(),
-            work: Work::default(),
-            scratch: Vec::new(),
-            orders: Vec::new(),
-        }
-    }
-}
-
 impl<const W: usize> Grower<W> {
+    /// One tree.
+    pub fn grow_one(
+        &mut self,
+        codes: &TfCodes,
+        batch: &Batch<W>,
+        job: TreeJob,
+        max_depth: usize,
+    ) -> Grown<W> {
+        self.grow(codes, batch, &[job], max_depth)
+            .pop()
+            .expect("one tree per job")
+    }
+
     pub fn grow(
         &mut self,
         codes: &TfCodes,
@@ -431,6 +434,7 @@ type Bins<const W: usize> = [([f64; W], u32); 256];
 
 /// Histograms: the first one per job takes the cells a sparse pass reads but no node of that
 /// job wants (never read, never cleared); the others are reused, cleared after use.
+#[derive(Default)]
 struct Work<const W: usize> {
     hists: Vec<Box<Bins<W>>>,
     free: Vec<Box<Bins<W>>>,
@@ -438,17 +442,6 @@ struct Work<const W: usize> {
     /// sparse pass adds the cell to.
     target: Vec<u32>,
     pairs: Vec<(u8, u32)>,
-}
-
-impl<const W: usize> Default for Work<W> {
-    fn default() -> Self {
-        Work {
-            hists: Vec::new(),
-            free: Vec::new(),
-            target: Vec::new(),
-            pairs: Vec::new(),
-        }
-    }
 }
 
 impl<const W: usize> Work<W> {
