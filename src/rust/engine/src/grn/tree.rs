@@ -251,7 +251,7 @@ impl<const W: usize> Grower<W> {
         }
         self.slot.clear();
         self.slot.resize(codes.n_cells * n_jobs, NO_SLOT);
-        self.work.discards(n_jobs);
+        self.work.start(n_jobs);
         for _ in 0..max_depth {
             for (j, s) in states.iter_mut().enumerate() {
                 s.order_y.clear();
@@ -429,38 +429,45 @@ fn find_splits<const W: usize>(
     }
 }
 
-/// Sums of the responses and cells for each possible code.
-type Bins<const W: usize> = [([f64; W], u32); 256];
+/// Sums of the responses and cells for one code.
+type Bin<const W: usize> = ([f64; W], u32);
 
-/// Histograms: the first one per job takes the cells a sparse pass reads but no node of that
-/// job wants (never read, never cleared); the others are reused, cleared after use.
+const CODES: usize = 256;
+
+/// Histograms of `CODES` bins side by side in one buffer: first one per job that takes the
+/// cells a sparse pass reads but no node of that job wants (never read), then one per node
+/// of the pass, cleared after use.
 #[derive(Default)]
 struct Work<const W: usize> {
-    hists: Vec<Box<Bins<W>>>,
-    free: Vec<Box<Bins<W>>>,
-    /// Per open node of the level, then per job (cells in no open node), the histogram a
-    /// sparse pass adds the cell to.
+    bins: Vec<Bin<W>>,
+    /// How many histograms at the start of `bins` were discard ones since they were cleared.
+    n_discards: usize,
+    /// Per open node of the level, then per job (cells in no open node), where in `bins` the
+    /// histogram a sparse pass adds the cell to starts.
     target: Vec<u32>,
     pairs: Vec<(u8, u32)>,
 }
 
 impl<const W: usize> Work<W> {
-    fn new_bins() -> Box<Bins<W>> {
-        Box::new([([0.0; W], 0); 256])
+    /// Clean histograms for `n_jobs` jobs, whatever the number of jobs of the last call.
+    fn start(&mut self, n_jobs: usize) {
+        self.reserve(n_jobs, 0);
+        self.bins[..self.n_discards.max(n_jobs) * CODES].fill(([0.0; W], 0));
+        self.n_discards = n_jobs;
     }
 
-    fn discards(&mut self, n_jobs: usize) {
-        self.hists.resize_with(n_jobs, Self::new_bins);
+    /// Room for the discard histograms of `n_jobs` jobs and `n_nodes` histograms after them.
+    fn reserve(&mut self, n_jobs: usize, n_nodes: usize) {
+        let n = (n_jobs + n_nodes) * CODES;
+        if self.bins.len() < n {
+            self.bins.resize(n, ([0.0; W], 0));
+        }
     }
 
-    fn take(&mut self) -> Box<Bins<W>> {
-        self.free.pop().unwrap_or_else(Self::new_bins)
-    }
-
-    /// Takes back a histogram whose codes below `n_codes` were filled.
-    fn give(&mut self, mut h: Box<Bins<W>>, n_codes: usize) {
-        h[..n_codes].fill(([0.0; W], 0));
-        self.free.push(h);
+    /// The `k`th histogram after the discard histograms.
+    fn node_bins(&mut self, n_jobs: usize, k: usize) -> &mut [Bin<W>] {
+        let start = (n_jobs + k) * CODES;
+        &mut self.bins[start..start + CODES]
     }
 }
 
@@ -488,8 +495,9 @@ fn histograms<const W: usize>(
     }
     tasks.sort_unstable();
     work.target.clear();
-    work.target.extend(open.iter().map(|o| o.job as u32));
-    work.target.extend(0..n_jobs as u32);
+    let discard = |j: usize| (j * CODES) as u32;
+    work.target.extend(open.iter().map(|o| discard(o.job)));
+    work.target.extend((0..n_jobs).map(discard));
     let mut sparse: Vec<(u32, u32)> = Vec::new();
     for group in tasks.chunk_by(|a, b| a.0 == b.0) {
         let f = group[0].0;
@@ -516,10 +524,11 @@ fn histograms<const W: usize>(
                 sparse.push((i, k));
                 continue;
             } else {
-                let mut h = work.take();
-                dense_histogram(codes.column(f as usize), cells, ys, &mut h);
-                let found = best_of_bins(&h, n_codes, f, cells.len(), &o.sum, skip);
-                work.give(h, n_codes);
+                work.reserve(n_jobs, 1);
+                let h = work.node_bins(n_jobs, 0);
+                dense_histogram(codes.column(f as usize), cells, ys, h);
+                let found = best_of_bins(h, n_codes, f, cells.len(), &o.sum, skip);
+                h[..n_codes].fill(([0.0; W], 0));
                 found
             };
             open[i as usize].found[k as usize] = found;
@@ -546,35 +555,42 @@ fn sparse_histograms<const W: usize>(
 ) {
     let (n_jobs, n_open) = (states.len(), open.len());
     let n_codes = codes.n_codes[f as usize] as usize;
-    for &(i, _) in members {
-        work.target[i as usize] = work.hists.len() as u32;
-        let h = work.take();
-        work.hists.push(h);
+    work.reserve(n_jobs, members.len());
+    for (k, &(i, _)) in members.iter().enumerate() {
+        work.target[i as usize] = ((n_jobs + k) * CODES) as u32;
     }
     let mut jobs: Vec<usize> = members.iter().map(|&(i, _)| open[i as usize].job).collect();
     jobs.dedup();
-    let (hists, target) = (&mut work.hists, &work.target);
+    let (bins, target) = (&mut work.bins[..], &work.target[..]);
+    // Cell c of job j: its node's histogram, or the job's discard one.
+    let mut add_cell = |c: usize, j: usize, code: u8| {
+        let at = c * n_jobs + j;
+        let i = match slot[at] {
+            NO_SLOT => n_open + j,
+            i => i as usize,
+        };
+        let (sum, n) = &mut bins[target[i] as usize + code as usize];
+        add(sum, &batch.y[at]);
+        // Discard counts may wrap: they are never read.
+        *n = n.wrapping_add(1);
+    };
     let (cells, tf_codes) = codes.nonzeros(f as usize);
-    for (&c, &code) in cells.iter().zip(tf_codes) {
-        let row = c as usize * n_jobs;
-        for &j in &jobs {
-            let i = match slot[row + j] {
-                NO_SLOT => n_open + j,
-                i => i as usize,
-            };
-            let (sum, n) = &mut hists[target[i] as usize][code as usize];
-            add(sum, &batch.y[row + j]);
-            // Discard histograms are never cleared.
-            *n = n.wrapping_add(1);
+    let nonzeros = cells.iter().zip(tf_codes);
+    // One job (gbm, rf) in a loop of its own: its index stays out of the inner loop.
+    if let [j] = jobs[..] {
+        nonzeros.for_each(|(&c, &code)| add_cell(c as usize, j, code));
+    } else {
+        for (&c, &code) in nonzeros {
+            jobs.iter().for_each(|&j| add_cell(c as usize, j, code));
         }
     }
-    let filled: Vec<Box<Bins<W>>> = work.hists.drain(n_jobs..).collect();
-    for (h, &(i, k)) in filled.into_iter().zip(members) {
+    for (k, &(i, p)) in members.iter().enumerate() {
         let o = &mut open[i as usize];
         let skip = states[o.job].own_response(f);
-        o.found[k as usize] = best_of_bins(&h, n_codes, f, o.end - o.start, &o.sum, skip);
-        work.target[i as usize] = o.job as u32;
-        work.give(h, n_codes);
+        let h = work.node_bins(n_jobs, k);
+        o.found[p as usize] = best_of_bins(h, n_codes, f, o.end - o.start, &o.sum, skip);
+        h[..n_codes].fill(([0.0; W], 0));
+        work.target[i as usize] = (o.job * CODES) as u32;
     }
 }
 
@@ -582,7 +598,7 @@ fn sparse_histograms<const W: usize>(
 /// into two histograms, since neighbouring cells often share a code (zeros above all) and with
 /// one histogram every addition would wait for the previous one; several targets give the
 /// additions enough independent work.
-fn dense_histogram<const W: usize>(column: &[u8], cells: &[u32], ys: &[[f64; W]], h: &mut Bins<W>) {
+fn dense_histogram<const W: usize>(column: &[u8], cells: &[u32], ys: &[[f64; W]], h: &mut [Bin<W>]) {
     if W > 1 {
         for (&c, y) in cells.iter().zip(ys) {
             let (sum, n) = &mut h[column[c as usize] as usize];
@@ -591,7 +607,7 @@ fn dense_histogram<const W: usize>(column: &[u8], cells: &[u32], ys: &[[f64; W]]
         }
         return;
     }
-    let mut other = [([0.0; W], 0u32); 256];
+    let mut other = [([0.0; W], 0u32); CODES];
     let (cell_pairs, y_pairs) = (cells.chunks_exact(2), ys.chunks_exact(2));
     for (c, y) in cell_pairs.zip(y_pairs) {
         let (a, b) = (column[c[0] as usize] as usize, column[c[1] as usize] as usize);
@@ -617,7 +633,7 @@ fn dense_histogram<const W: usize>(column: &[u8], cells: &[u32], ys: &[[f64; W]]
 /// [`best_threshold`] of a node's histogram of `n_codes` codes of TF `f`; its code 0 is not
 /// read but follows from the node's `n` cells and sums.
 fn best_of_bins<const W: usize>(
-    h: &Bins<W>,
+    h: &[Bin<W>],
     n_codes: usize,
     f: u32,
     n: usize,
@@ -654,16 +670,17 @@ fn best_threshold<const W: usize>(
         if n_left == n_all {
             break;
         }
-        let (nl, nr) = (n_left as f64, n - n_left as f64);
+        // (n_l n_r / n)(mean_l - mean_r)^2 = (n sum_l - n_l sum)^2 / (n_l n_r n): one division.
+        let nl = n_left as f64;
         let spread = |t: usize| {
-            let diff = left[t] / nl - (sum[t] - left[t]) / nr;
-            diff * diff
+            let d = n * left[t] - nl * sum[t];
+            d * d
         };
         let mut squares: f64 = (0..W).map(spread).sum();
         if let Some(t) = skip {
             squares -= spread(t);
         }
-        let gain = nl * nr / n * squares;
+        let gain = squares / (nl * (n - nl) * n);
         if best.is_none_or(|b| gain > b.gain) {
             best = Some(Split {
                 feature: f,
