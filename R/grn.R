@@ -32,10 +32,10 @@
 #' Why `"batched"` is the default: on the SERGIO benchmarks (DS1 clean / UMI / noisy, DS2 UMI,
 #' two seeds, scored as BEELINE) its median AUPR is 0.619 against faithful GRNBoost2's 0.565
 #' and `"gbm"`'s 0.573, better on DS2 (0.34 / 0.33 against 0.32 / 0.31), and on 10,000 cells x
-#' 500 TFs it takes under a quarter of `"gbm"`'s time per target (0.39 s against 1.75 s, one
-#' thread). `"gbm"` is the faithful GRNBoost2 (at parity on every set) for pipelines calibrated
+#' 500 TFs it takes about a quarter of `"gbm"`'s time per target (0.39 s against 1.45 s, one
+#' thread; faithful arboreto GRNBoost2 takes 30.7 s). `"gbm"` is the faithful GRNBoost2 (at parity on every set) for pipelines calibrated
 #' on arboreto's importances. `"shared_splits"` keeps 93-96% of the default's AUPR on DS2 (median
-#' 0.593 over the sets) at about 40% of its time.
+#' 0.593 over the sets) at about a third of its time.
 #'
 #' **Screening.** `screen_k` fits each target only on its `screen_k` TFs of largest |rho| (all
 #' TFs when `NULL`, the default); with `"shared_splits"` a batch's trees use the union of its
@@ -43,7 +43,7 @@
 #' 0.615 unscreened, measured before the forests shared their TF order) and raised DS2's, but
 #' networks of at most 37 TFs cannot show what a screen to 50 of 1,000 TFs loses, so it is off
 #' by default; it more than halves the forests' time (10,000 cells x 500 TFs, `screen_k = 50`:
-#' 0.17 s per target against 0.39 s).
+#' 0.15 s per target against 0.39 s).
 #'
 #' **Values.** Trees ignore monotone transforms of the TFs but not of the target:
 #' `transform = "norm"` (default, log1p(CP10k) as Seurat's `data`, what pySCENIC users feed),
