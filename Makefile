@@ -9,7 +9,11 @@ R_LIB ?= $(HOME)/.cache/cellstream-rlib
 export R_LIBS_USER := $(R_LIB)
 APT_PACKAGES = r-base-dev r-cran-cli r-cran-matrix r-cran-testthat r-cran-knitr r-cran-rmarkdown r-cran-ggplot2 r-cran-igraph r-bioc-bluster r-cran-seuratobject \
                r-bioc-edger r-bioc-deseq2 r-bioc-limma pandoc curl \
-               libhdf5-dev pkg-config python3-venv
+               libhdf5-dev pkg-config python3-venv libvulkan1 mesa-vulkan-drivers
+# Vulkan (the GPU path; lavapipe, Mesa's software adapter, serves the tests without a GPU)
+# wants a runtime directory.
+XDG_RUNTIME_DIR ?= /tmp/cellstream-xdg-$(shell id -u)
+export XDG_RUNTIME_DIR
 # Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
 # scipy < 1.14: scanpy 1.11's neighbors calls getnnz on the csr_array it gets back, which
 # scipy 1.14 no longer has (measured: scipy 1.14.1 fails on 50,000 cells, 1.13.1 works).
@@ -19,6 +23,7 @@ PEER_PACKAGES = "scipy<1.14" anndata h5py scanpy igraph leidenalg
 .PHONY: deps peers install lint test test-rust test-r demo bench
 
 deps:
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \

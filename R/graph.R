@@ -23,12 +23,16 @@
 #'   (k - 1) - r / 2 with r the smallest rank sum of a shared neighbour.
 #' @param prune Jaccard weights below this are dropped (1/15, Seurat's `prune.SNN`).
 #' @param seed Seed of the approximate searches (42).
+#' @param device Where the search runs (see [gpu_info()]): `"gpu"` searches exactly on the GPU
+#'   (neighbours and distances equal the CPU's exact search), `"cpu"` on the CPU, `"auto"`
+#'   on a hardware GPU from 20,000 cells when `method` is `"auto"` or `"exact"`, else on the
+#'   CPU (default: `getOption("cellstream.device", "auto")`).
 #' @param verbose Show progress bars (kNN, sNN) and a one-line summary (`TRUE`).
 #' @return For a store, the store, invisibly (see [neighbors()] and [snn_graph()] to read the
 #'   results). For a matrix, a list: `index` and `distance` (cells x k matrices: neighbour
 #'   rows, nearest first, and their distances), `snn` (a symmetric `dgCMatrix`),
 #'   `connectivities` (the kNN weighted as UMAP's fuzzy simplicial set, scanpy's
-#'   `connectivities`; a symmetric `dgCMatrix`) and `method`.
+#'   `connectivities`; a symmetric `dgCMatrix`), `method` and `device`.
 #' @examples
 #' x <- ingest_mtx(simulate_counts(500, 400, path = tempfile()), tempfile(), min_cells = 3)
 #' x |> find_hvg(n = 200) |> run_pca(n_pcs = 10) |> find_neighbors(n_pcs = 10)
@@ -36,8 +40,10 @@
 #' @export
 find_neighbors <- function(x, k = 20, n_pcs = 30, method = c("auto", "exact", "hnsw", "nndescent"),
                            metric = c("euclidean", "cosine"), snn = c("jaccard", "rank"),
-                           prune = 1 / 15, seed = 42, verbose = TRUE) {
+                           prune = 1 / 15, seed = 42, device = getOption("cellstream.device", "auto"),
+                           verbose = TRUE) {
   method <- match.arg(method)
+  device <- device_arg(device)
   metric <- match.arg(metric)
   snn <- match.arg(snn)
   check_whole(k, "k", 2)
@@ -51,16 +57,20 @@ find_neighbors <- function(x, k = 20, n_pcs = 30, method = c("auto", "exact", "h
       data <- data[, seq_len(n_pcs), drop = FALSE]
     }
     storage.mode(data) <- "double"
-    res <- rust(wrap__cs_knn_matrix, data, as.numeric(k), method, metric, as.numeric(seed))
+    res <- rust(wrap__cs_knn_matrix, data, as.numeric(k), method, metric, as.numeric(seed), device,
+                gpu_adapter(), progress_reporter(verbose))
+    note_device(res$device, verbose)
     graphs <- rust(wrap__cs_graphs_matrix, res$knn$index, res$knn$distance, snn, as.numeric(prune))
     return(c(res$knn, list(snn = sparse_graph(graphs$snn, rownames(data)),
-                           connectivities = sparse_graph(graphs$umap, rownames(data)), method = res$method)))
+                           connectivities = sparse_graph(graphs$umap, rownames(data)), method = res$method,
+                           device = res$device)))
   }
   started <- Sys.time()
   used <- rust(wrap__cs_neighbors, x$path, as.numeric(k), as.numeric(n_pcs), method, metric, snn,
-               as.numeric(prune), as.numeric(seed), progress_reporter(verbose))
-  say(verbose, "%d nearest neighbours (%s, %d PCs) and the %s sNN graph in %.1f s", as.integer(k), used,
-      as.integer(n_pcs), snn, as.numeric(difftime(Sys.time(), started, units = "secs")))
+               as.numeric(prune), as.numeric(seed), device, gpu_adapter(), progress_reporter(verbose))
+  note_device(used$device, verbose)
+  say(verbose, "%d nearest neighbours (%s on %s, %d PCs) and the %s sNN graph in %.1f s", as.integer(k),
+      used$method, used$device, as.integer(n_pcs), snn, as.numeric(difftime(Sys.time(), started, units = "secs")))
   invisible(x)
 }
 

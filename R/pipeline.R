@@ -25,6 +25,8 @@
 #'   (30), Leiden resolution (0.8, as Seurat's `FindClusters`), UMAP neighbours (15; at most
 #'   `k`, whose neighbours UMAP re-uses).
 #' @param seed Seed of every random step (42).
+#' @param device Where the steps that can use a GPU run (see [gpu_info()]; default
+#'   `getOption("cellstream.device", "auto")`).
 #' @param verbose Report each step (`TRUE`).
 #' @return Invisibly, a list: `store` and `timings` (a data.frame: `step`, `seconds`,
 #'   `peak_rss_mb`; the peak is the process's during that step, on Linux).
@@ -37,7 +39,8 @@
 #' @export
 run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store"), min_cells = 3,
                          min_genes = 200, n_hvg = 2000, n_pcs = 50, k = 20, n_neighbor_pcs = 30,
-                         resolution = 0.8, umap_neighbors = 15, seed = 42, verbose = TRUE) {
+                         resolution = 0.8, umap_neighbors = 15, seed = 42,
+                         device = getOption("cellstream.device", "auto"), verbose = TRUE) {
   if (n_neighbor_pcs > n_pcs) {
     stop(sprintf("n_neighbor_pcs (%d) must not exceed n_pcs (%d)", as.integer(n_neighbor_pcs),
                  as.integer(n_pcs)), call. = FALSE)
@@ -74,7 +77,8 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   check_kept_cells(store_info(x), k = k, n_pcs = n_pcs)
   step("hvg", find_hvg(x, n = n_hvg, verbose = verbose))
   step("pca", run_pca(x, n_pcs = n_pcs, seed = seed, verbose = verbose))
-  step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, verbose = verbose))
+  step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, device = device,
+                                         verbose = verbose))
   step("leiden", cluster_leiden(x, resolution = resolution, name = "leiden", seed = 0, verbose = verbose))
   step("umap", run_umap(x, n_neighbors = umap_neighbors, seed = seed, verbose = verbose))
   markers <- step("markers", find_all_markers(x, group_by = "leiden", only_pos = TRUE, verbose = verbose))

@@ -92,6 +92,11 @@ run_python <- function(code, ...) {
   invisible(out)
 }
 
+# A reference table of ../shared/reference as a matrix (row names from its first column).
+reference_csv <- function(...) {
+  as.matrix(utils::read.csv(skip_without_shared("reference", ...), row.names = 1, check.names = FALSE))
+}
+
 pbmc_h5ad <- function() skip_without_shared("data", "pbmc3k", "pbmc3k_raw.h5ad")
 
 # Store contents to compare: counts and the obs / var columns cellstream derives.

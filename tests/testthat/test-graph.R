@@ -10,10 +10,6 @@ ari <- function(a, b) {
   (s - e) / ((sa + sb) / 2 - e)
 }
 
-reference_csv <- function(...) {
-  as.matrix(utils::read.csv(skip_without_shared("reference", ...), row.names = 1, check.names = FALSE))
-}
-
 recall <- function(approx, exact) {
   k <- ncol(exact)
   mean(vapply(seq_len(nrow(exact)), function(i) length(intersect(approx[i, -1], exact[i, -1])), 0) / (k - 1))
@@ -146,7 +142,7 @@ test_that("neighbours and clusters are stored, stamped and read back", {
   find_hvg(x, n = 200)
   run_pca(x, n_pcs = 10, verbose = FALSE)
   said <- testthat::capture_messages(find_neighbors(x, k = 15, n_pcs = 8))
-  expect_match(said, "^15 nearest neighbours \\(exact, 8 PCs\\) and the jaccard sNN graph in [0-9.]+ s",
+  expect_match(said, "^15 nearest neighbours \\(exact on cpu, 8 PCs\\) and the jaccard sNN graph in [0-9.]+ s",
                all = FALSE)
   expect_match(steps(x)$params[steps(x)$step == "neighbors"], "570 cells, [0-9]+ sNN edges")
   nb <- neighbors(x)
@@ -173,7 +169,7 @@ test_that("neighbours and clusters are stored, stamped and read back", {
   expect_true("clusters" %in% names(obs(x)))
   st <- steps(x)
   expect_match(st$params[st$step == "neighbors"],
-               "^k = 15, 8 PCs, exact, euclidean, Jaccard \\(prune 0.0667\\) sNN, 570 cells, \\d+ sNN edges$")
+               "^k = 15, 8 PCs, exact on cpu, euclidean, Jaccard \\(prune 0.0667\\) sNN, 570 cells, \\d+ sNN edges$")
   expect_true(all(st$current))
 
   # A new PCA makes neighbours and clusters stale.

@@ -2,18 +2,18 @@
 //! embedding, a kNN index matrix, a symmetric sparse graph).
 
 use super::convert::*;
+use super::gpu::device_of;
 use super::progress::with_progress;
 use super::{guarded, session, Res};
 use cellstream_engine::graph::fuzzy::fuzzy_graph;
-use cellstream_engine::graph::knn::{auto_method, Knn};
-use cellstream_engine::graph::knn::{find_knn, Method, Metric, HNSW_DEFAULT};
+use cellstream_engine::graph::knn::{Knn, Method, Metric, HNSW_DEFAULT};
 use cellstream_engine::graph::leiden::{leiden_each, LeidenOptions, Objective};
 use cellstream_engine::graph::snn::{snn, SnnWeight};
 use cellstream_engine::graph::Graph;
 use cellstream_engine::monitor::Meter;
 use cellstream_steps::{
-    cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest,
-    NeighborsRequest,
+    cluster_leiden, find_neighbors, method_name, search_knn, stored_knn, stored_snn, ClusterGraph, KnnQuery,
+    LeidenRequest, NeighborsRequest,
 };
 use extendr_api::prelude::*;
 
@@ -86,6 +86,19 @@ fn leiden_options(
         .collect())
 }
 
+/// A kNN query from R's k, method, metric, seed, device and adapter.
+fn knn_query(args: [&Robj; 6]) -> Res<KnnQuery> {
+    let [k, method, metric, seed, device, adapter] = args;
+    Ok(KnnQuery {
+        k: count(k, "k")? as usize,
+        method: method_of(method)?,
+        metric: metric_of(metric)?,
+        seed: count(seed, "seed")?,
+        device: device_of(device)?,
+        adapter: optional_string(adapter, "adapter")?,
+    })
+}
+
 fn knn_to_r(knn: &Knn) -> Robj {
     let n = knn.n_rows();
     let index = RMatrix::new_matrix(n, knn.k, |r, c| knn.index[r * knn.k + c] as i32 + 1);
@@ -138,22 +151,21 @@ fn cs_neighbors(
     snn_kind: Robj,
     prune: Robj,
     seed: Robj,
+    device: Robj,
+    adapter: Robj,
     progress: Robj,
 ) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
         let req = NeighborsRequest {
-            k: count(&k, "k")? as usize,
+            knn: knn_query([&k, &method, &metric, &seed, &device, &adapter])?,
             n_pcs: count(&n_pcs, "n_pcs")? as usize,
-            method: method_of(&method)?,
-            metric: metric_of(&metric)?,
             weight: weight_of(&snn_kind, &prune)?,
-            seed: count(&seed, "seed")?,
         };
         let used = with_progress(&progress, |monitor| {
             s.write(|db| find_neighbors(&s.store, db, &req, monitor))
         })?;
-        Ok(method_name(used).into())
+        Ok(list!(method = method_name(used.method), device = used.device).into())
     })
 }
 
@@ -221,24 +233,30 @@ fn cs_leiden(
 
 /// kNN of the rows of a numeric matrix (cells x dimensions).
 #[extendr]
-fn cs_knn_matrix(data: Robj, k: Robj, method: Robj, metric: Robj, seed: Robj) -> Robj {
+fn cs_knn_matrix(
+    data: Robj,
+    k: Robj,
+    method: Robj,
+    metric: Robj,
+    seed: Robj,
+    device: Robj,
+    adapter: Robj,
+    progress: Robj,
+) -> Robj {
     guarded(|| {
         let values = data
             .as_real_slice()
             .ok_or("the embedding must be a numeric matrix")?;
         let (n, d) = matrix_dims(&data).ok_or("the embedding must be a matrix (cells x dimensions)")?;
-        let method = method_of(&method)?.unwrap_or_else(|| auto_method(n));
-        let knn = find_knn(
-            &row_major(values, n, d, |v| v),
-            d,
-            count(&k, "k")? as usize,
-            method,
-            metric_of(&metric)?,
-            count(&seed, "seed")?,
-            &Meter::default(),
+        let query = knn_query([&k, &method, &metric, &seed, &device, &adapter])?;
+        let rows = row_major(values, n, d, |v| v as f32);
+        let (knn, search) = with_progress(&progress, |monitor| search_knn(&rows, d, &query, &monitor))?;
+        Ok(list!(
+            knn = knn_to_r(&knn),
+            method = method_name(search.method),
+            device = search.device
         )
-        .map_err(|e| e.to_string())?;
-        Ok(list!(knn = knn_to_r(&knn), method = method_name(method)).into())
+        .into())
     })
 }
 

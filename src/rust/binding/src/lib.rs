@@ -1,7 +1,7 @@
 //! The R binding: converts R values to engine types and back, and maps every error and panic
 //! to a classed condition string that the R side raises with `stop()`. No logic lives here.
 //! One file per domain, as in `R/`: simulate, ingest, store, matrix, keep, qc, hvg, pca,
-//! graph, umap, markers, grn, expression, steps, export; `convert` (R values), `session` (open stores) and `progress`
+//! graph, gpu, umap, markers, grn, expression, steps, export; `convert` (R values), `session` (open stores) and `progress`
 //! (progress bars) serve them all.
 
 // Each routine takes one value per argument of the R function it serves.
@@ -12,6 +12,7 @@ use extendr_api::prelude::*;
 mod convert;
 mod export;
 mod expression;
+mod gpu;
 mod graph;
 mod grn;
 mod hvg;
@@ -70,6 +71,7 @@ extendr_module! {
     use hvg;
     use pca;
     use graph;
+    use gpu;
     use grn;
     use umap;
     use markers;

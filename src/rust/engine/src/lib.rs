@@ -10,6 +10,8 @@
 //! - `graph`: kNN, sNN and fuzzy graphs, Leiden clustering;
 //! - `grn`: gene regulatory networks from tree ensembles over quantised TF codes;
 //! - `umap`: UMAP layouts from a stored kNN;
+//! - `gpu`: the wgpu compute path (any vendor; exact kNN), with its CPU fallback chosen by
+//!   the caller;
 //! - `aggregate`: expression summarised per group of cells, pseudobulk sums;
 //! - `markers`: marker genes and differential expression (Wilcoxon, ROC, t), cells as
 //!   observations;
@@ -24,6 +26,7 @@ pub mod error;
 pub mod frame;
 #[cfg(test)]
 mod fuzz;
+pub mod gpu;
 pub mod graph;
 pub mod grn;
 pub mod hvg;

@@ -40,8 +40,8 @@ pub use db::{MetaDb, NewObs, NewVar};
 pub use export::export_h5ad;
 pub use expression::{aggregate_expression, pseudobulk, AggregateRequest, Aggregated, PseudobulkTable};
 pub use graph::{
-    cluster_leiden, find_neighbors, method_name, stored_knn, stored_snn, ClusterGraph, LeidenRequest,
-    NeighborsRequest, KNN_FILE, SNN_FILE,
+    cluster_leiden, find_neighbors, method_name, search_knn, stored_knn, stored_snn, ClusterGraph, KnnQuery,
+    KnnSearch, LeidenRequest, NeighborsRequest, GPU_KNN_MIN_ROWS, KNN_FILE, SNN_FILE,
 };
 pub use grn::{infer_grn, GrnRequest, Network};
 pub use markers::{find_markers, Markers, MarkersRequest};

@@ -69,17 +69,9 @@ pub enum Metric {
     Cosine,
 }
 
-/// `data`: n rows x `dims` columns, row-major. The exact search counts its rows on `meter`
-/// (the approximate libraries report nothing).
-pub fn find_knn<T: Copy + Into<f64> + Sync>(
-    data: &[T],
-    dims: usize,
-    k: usize,
-    method: Method,
-    metric: Metric,
-    seed: u64,
-    meter: &Meter,
-) -> Result<Knn> {
+/// The number of rows of `data` (n x `dims`, row-major), or an error when k does not fit
+/// them or a value is missing.
+pub(crate) fn checked_rows<T: Copy + Into<f64>>(data: &[T], dims: usize, k: usize) -> Result<usize> {
     let n = data.len().checked_div(dims).unwrap_or(0);
     if k < 2 || k >= n {
         return Err(Error::Request(format!(
@@ -94,7 +86,22 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(
             bad % dims + 1
         )));
     }
-    let mut knn = match method {
+    Ok(n)
+}
+
+/// `data`: n rows x `dims` columns, row-major. The exact search counts its rows on `meter`
+/// (the approximate libraries report nothing).
+pub fn find_knn<T: Copy + Into<f64> + Sync>(
+    data: &[T],
+    dims: usize,
+    k: usize,
+    method: Method,
+    metric: Metric,
+    seed: u64,
+    meter: &Meter,
+) -> Result<Knn> {
+    let n = checked_rows(data, dims, k)?;
+    let knn = match method {
         Method::Exact => exact(&prepared(data, dims, metric, |v| v), dims, k, meter)?,
         Method::Hnsw {
             m,
@@ -142,15 +149,21 @@ pub fn find_knn<T: Copy + Into<f64> + Sync>(
             )
         }
     };
+    Ok(in_metric(knn, metric))
+}
+
+/// Distances in the metric's terms: the searches measure Euclidean distances, between unit
+/// rows for the cosine metric.
+pub(crate) fn in_metric(mut knn: Knn, metric: Metric) -> Knn {
     if metric == Metric::Cosine {
         // |a - b|² = 2 - 2 cos for unit vectors.
         knn.distance.iter_mut().for_each(|d| *d = *d * *d / 2.0);
     }
-    Ok(knn)
+    knn
 }
 
 /// The rows converted by `to`; for the cosine metric first scaled to unit length.
-fn prepared<T: Copy + Into<f64> + Sync, U: Send>(
+pub(crate) fn prepared<T: Copy + Into<f64> + Sync, U: Send>(
     data: &[T],
     dims: usize,
     metric: Metric,
@@ -181,6 +194,19 @@ const ROWS_PER_CHECK: usize = 4096;
 /// thread schedule), the row itself first.
 fn exact(data: &[f64], dims: usize, k: usize, meter: &Meter) -> Result<Knn> {
     let n = data.len() / dims;
+    exact_among(data, dims, k, meter, |_| 0..n as u32)
+}
+
+/// [`exact`] with each row's neighbours chosen among `candidates(row)` (which may include the
+/// row itself): all rows, or the few a GPU search found nearest.
+pub(crate) fn exact_among<I: IntoIterator<Item = u32>>(
+    data: &[f64],
+    dims: usize,
+    k: usize,
+    meter: &Meter,
+    candidates: impl Fn(usize) -> I + Sync,
+) -> Result<Knn> {
+    let n = data.len() / dims;
     let row = |i: usize| &data[i * dims..(i + 1) * dims];
     let mut per_row: Vec<Vec<(f64, u32)>> = Vec::with_capacity(n);
     for start in (0..n).step_by(ROWS_PER_CHECK) {
@@ -189,23 +215,21 @@ fn exact(data: &[f64], dims: usize, k: usize, meter: &Meter) -> Result<Knn> {
         let len = rows.len() as u64;
         per_row.par_extend(
             rows.into_par_iter()
-                .map_init(Vec::new, |candidates: &mut Vec<(f64, u32)>, i| {
+                .map_init(Vec::new, |found: &mut Vec<(f64, u32)>, i| {
                     let q = row(i);
-                    candidates.clear();
-                    candidates.extend((0..n).filter(|&j| j != i).map(|j| {
-                        (
-                            q.iter().zip(row(j)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(),
-                            j as u32,
-                        )
+                    found.clear();
+                    found.extend(candidates(i).into_iter().filter(|&j| j as usize != i).map(|j| {
+                        let d = q.iter().zip(row(j as usize)).map(|(a, b)| (a - b) * (a - b));
+                        (d.sum::<f64>(), j)
                     }));
                     let by_distance =
                         |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                    if k - 1 < candidates.len() {
-                        candidates.select_nth_unstable_by(k - 1, by_distance);
+                    if k - 1 < found.len() {
+                        found.select_nth_unstable_by(k - 1, by_distance);
                     }
                     let mut nearest = Vec::with_capacity(k);
                     nearest.push((0.0, i as u32));
-                    nearest.extend_from_slice(&candidates[..k - 1]);
+                    nearest.extend_from_slice(&found[..k - 1]);
                     nearest[1..].sort_unstable_by(by_distance);
                     nearest
                 }),
