@@ -12,7 +12,9 @@ APT_PACKAGES = r-base-dev r-cran-cli r-cran-matrix r-cran-testthat r-cran-knitr 
                libhdf5-dev pkg-config python3-venv libvulkan1 mesa-vulkan-drivers
 # Vulkan (the GPU path; lavapipe, Mesa's software adapter, serves the tests without a GPU)
 # wants a runtime directory.
-XDG_RUNTIME_DIR ?= /tmp/cellstream-xdg-$(shell id -u)
+ifeq ($(strip $(XDG_RUNTIME_DIR)),)
+XDG_RUNTIME_DIR := /tmp/cellstream-xdg-$(shell id -u)
+endif
 export XDG_RUNTIME_DIR
 # Python peers (anndata, scanpy) for tests and benchmarks only, never a runtime dependency;
 # scipy < 1.14: scanpy 1.11's neighbors calls getnnz on the csr_array it gets back, which
