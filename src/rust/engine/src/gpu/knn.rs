@@ -242,7 +242,16 @@ mod tests {
         };
         let (dims, k) = (10, 20);
         let data = clustered(20_000, dims, 3);
-        let cpu = find_knn(&data, dims, k, Method::Exact, Metric::Euclidean, 0, &Meter::default()).unwrap();
+        let cpu = find_knn(
+            &data,
+            dims,
+            k,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default(),
+        )
+        .unwrap();
         let on_gpu = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default()).unwrap();
         assert_eq!(on_gpu, cpu);
         let again = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default()).unwrap();
