@@ -80,7 +80,7 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, device = device,
                                          verbose = verbose))
   step("leiden", cluster_leiden(x, resolution = resolution, name = "leiden", seed = 0, verbose = verbose))
-  step("umap", run_umap(x, n_neighbors = umap_neighbors, seed = seed, verbose = verbose))
+  step("umap", run_umap(x, n_neighbors = umap_neighbors, seed = seed, device = device, verbose = verbose))
   markers <- step("markers", find_all_markers(x, group_by = "leiden", only_pos = TRUE, verbose = verbose))
   step("plots", {
     ggplot2::ggsave(file.path(output_dir, "umap.png"), plot_embedding(x, color_by = "leiden"), width = 7,

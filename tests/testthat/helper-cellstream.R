@@ -152,3 +152,23 @@ seurat_names <- function(x) {
                              header = FALSE)
   stats::setNames(gsub("_", "-", make.unique(genes$V2)), genes$V1)[var(x)$gene_id]
 }
+
+# Trustworthiness (Venna & Kaski): how far the k nearest cells in the layout were from being
+# the k nearest in the original space.
+trustworthiness <- function(original, layout, k = 15) {
+  n <- nrow(original)
+  dx <- as.matrix(stats::dist(original))
+  dy <- as.matrix(stats::dist(layout))
+  diag(dx) <- Inf
+  diag(dy) <- Inf
+  penalty <- 0
+  for (i in seq_len(n)) {
+    rank_x <- rank(dx[i, ], ties.method = "first")
+    penalty <- penalty + sum(pmax(rank_x[order(dy[i, ])[1:k]] - k, 0))
+  }
+  1 - 2 / (n * k * (2 * n - 3 * k - 1)) * penalty
+}
+
+mean_silhouette <- function(layout, clusters) {
+  mean(cluster::silhouette(as.integer(factor(clusters)), stats::dist(layout))[, 3])
+}

@@ -90,3 +90,19 @@ test_that("the GPU's exact neighbours are the CPU's on 20,000 simulated cells", 
   expect_identical(gpu$index, cpu$index)
   expect_lte(max(abs(gpu$distance - cpu$distance) / pmax(cpu$distance, 1e-12)), 1e-5)
 })
+
+test_that("GPU UMAP of Seurat's PBMC3k PCs is as trustworthy as the CPU's and repeats bit for bit", {
+  skip_without_lavapipe()
+  skip_if_not_installed("cluster")
+  pcs <- reference_csv("pbmc3k_seurat", "pca_embedding.csv")[, 1:10]
+  clusters <- utils::read.csv(skip_without_shared("reference", "pbmc3k_seurat", "obs.csv"),
+                              row.names = 1)[rownames(pcs), "seurat_clusters"]
+  cpu <- run_umap(pcs, n_neighbors = 30, threads = 1, device = "cpu", verbose = FALSE)
+  gpu <- with_lavapipe(run_umap(pcs, n_neighbors = 30, device = "gpu", verbose = FALSE))
+  expect_match(attr(gpu, "device"), "^gpu: llvmpipe")
+  expect_equal(attr(cpu, "device"), "cpu")
+  again <- with_lavapipe(run_umap(pcs, n_neighbors = 30, device = "gpu", verbose = FALSE))
+  expect_identical(again, gpu)
+  expect_lt(abs(trustworthiness(pcs, gpu) - trustworthiness(pcs, cpu)), 0.01)
+  expect_lt(abs(mean_silhouette(gpu, clusters) - mean_silhouette(cpu, clusters)), 0.02)
+})

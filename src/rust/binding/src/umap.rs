@@ -1,14 +1,16 @@
 //! UMAP on a store.
 
 use super::convert::*;
+use super::gpu::device_of;
 use super::graph::knn_from_r;
 use super::progress::with_progress;
 use super::Res;
 use super::{guarded, session, user_interrupted};
+use cellstream_engine::gpu;
 use cellstream_engine::monitor::Monitor;
 use cellstream_engine::pca::kernels::Dense;
 use cellstream_engine::umap::{umap, UmapOptions};
-use cellstream_steps::{init_of, run_umap, umap_embedding};
+use cellstream_steps::{init_of, run_umap, umap_embedding, UmapDevice};
 use extendr_api::prelude::*;
 
 fn optional_count(x: &Robj, arg: &str) -> Res<Option<usize>> {
@@ -43,10 +45,16 @@ fn cs_umap(
     init: Robj,
     seed: Robj,
     threads: Robj,
+    device: Robj,
+    adapter: Robj,
     progress: Robj,
 ) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
+        let on = UmapDevice {
+            device: device_of(&device)?,
+            adapter: optional_string(&adapter, "adapter")?,
+        };
         let options = umap_options([
             &n_neighbors,
             &min_dist,
@@ -56,10 +64,10 @@ fn cs_umap(
             &seed,
             &threads,
         ])?;
-        let used = with_progress(&progress, |monitor| {
-            s.write(|db| run_umap(&s.store, db, &options, monitor))
+        let (init, device) = with_progress(&progress, |monitor| {
+            s.write(|db| run_umap(&s.store, db, &options, &on, monitor))
         })?;
-        Ok(used.into())
+        Ok(list!(init = init, device = device).into())
     })
 }
 
@@ -77,6 +85,8 @@ fn cs_umap_matrix(
     init: Robj,
     seed: Robj,
     threads: Robj,
+    device: Robj,
+    adapter: Robj,
 ) -> Robj {
     guarded(|| {
         let knn = knn_from_r(&index, &distance)?;
@@ -98,15 +108,20 @@ fn cs_umap_matrix(
             &seed,
             &threads,
         ])?;
+        let device = device_of(&device)?;
+        let gpu = gpu::for_step(&device, optional_string(&adapter, "adapter")?.as_deref(), rows)
+            .map_err(|e| e.to_string())?;
         let layout = umap(
             &knn,
             &pcs,
             &options,
+            gpu.as_ref(),
             Monitor::new(&user_interrupted, &|_, _, _| ()),
         )
         .map_err(|e| e.to_string())?;
         let matrix = RMatrix::new_matrix(rows, 2, |r, c| layout.embedding[r * 2 + c] as f64);
-        Ok(list!(embedding = matrix, init = layout.init).into())
+        let device = gpu::where_run(gpu.as_ref(), &device, rows);
+        Ok(list!(embedding = matrix, init = layout.init, device = device).into())
     })
 }
 

@@ -39,13 +39,7 @@ pub struct KnnQuery {
     pub adapter: Option<String>,
 }
 
-/// From this many cells `device = "auto"` searches exactly on a hardware GPU rather than
-/// approximately on the CPU. Not measured on a hardware GPU (none was available): the CPU's
-/// exact search takes 10 s on 20,000 cells on 2 cores, NN-Descent about 1 s.
-pub const GPU_KNN_MIN_ROWS: usize = 20_000;
-
-/// How a kNN was searched: the method and where ("cpu", "cpu (no GPU adapter found)" or
-/// "gpu: <adapter>").
+/// How a kNN was searched: the method and where (`gpu::where_run`).
 pub struct KnnSearch {
     pub method: Method,
     pub device: String,
@@ -64,7 +58,7 @@ pub fn search_knn(data: &[f32], dims: usize, q: &KnnQuery, monitor: &Monitor) ->
         );
     }
     let gpu = if exact_wanted {
-        gpu::for_step(device, q.adapter.as_deref(), n, GPU_KNN_MIN_ROWS).map_err(|e| e.to_string())?
+        gpu::for_step(device, q.adapter.as_deref(), n).map_err(|e| e.to_string())?
     } else {
         None
     };
@@ -73,12 +67,10 @@ pub fn search_knn(data: &[f32], dims: usize, q: &KnnQuery, monitor: &Monitor) ->
         None => method.unwrap_or_else(|| auto_method(n)),
     };
     let rows = if method == Method::Exact { n as u64 } else { 0 };
-    let on = match &gpu {
-        Some(g) => format!("gpu: {}", g.adapter.name),
-        None if *device == Device::Auto && exact_wanted && n >= GPU_KNN_MIN_ROWS => {
-            "cpu (no GPU adapter found)".into()
-        }
-        None => "cpu".into(),
+    let on = if exact_wanted {
+        gpu::where_run(gpu.as_ref(), device, n)
+    } else {
+        "cpu".into()
     };
     let knn = monitor
         .watch(

@@ -41,13 +41,13 @@ pub use export::export_h5ad;
 pub use expression::{aggregate_expression, pseudobulk, AggregateRequest, Aggregated, PseudobulkTable};
 pub use graph::{
     cluster_leiden, find_neighbors, method_name, search_knn, stored_knn, stored_snn, ClusterGraph, KnnQuery,
-    KnnSearch, LeidenRequest, NeighborsRequest, GPU_KNN_MIN_ROWS, KNN_FILE, SNN_FILE,
+    KnnSearch, LeidenRequest, NeighborsRequest, KNN_FILE, SNN_FILE,
 };
 pub use grn::{infer_grn, GrnRequest, Network};
 pub use markers::{find_markers, Markers, MarkersRequest};
 pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};
-pub use umap::{init_of, run_umap, umap_embedding, UMAP_FILE};
+pub use umap::{init_of, run_umap, umap_embedding, UmapDevice, UMAP_FILE};
 
 pub use cellstream_engine::frame::{Column, Frame};
 

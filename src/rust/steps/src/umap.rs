@@ -7,6 +7,7 @@ use crate::pca::pca_embedding;
 use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::Frame;
+use cellstream_engine::gpu::{self, Device};
 use cellstream_engine::monitor::Monitor;
 use cellstream_engine::pca::file::{read_embedding, write_embedding};
 use cellstream_engine::pca::kernels::Dense;
@@ -15,8 +16,21 @@ use cellstream_engine::umap::{umap, Init, UmapOptions};
 
 pub const UMAP_FILE: &str = "umap.embedding";
 
-/// Computes and stores the UMAP of the kept cells; returns the start used.
-pub fn run_umap(store: &Store, db: &mut MetaDb, options: &UmapOptions, monitor: Monitor) -> Result<String> {
+/// Where a UMAP runs: the device asked for and, optionally, part of an adapter's name.
+pub struct UmapDevice {
+    pub device: Device,
+    pub adapter: Option<String>,
+}
+
+/// Computes and stores the UMAP of the kept cells; returns the start used and where the
+/// layout was optimised (`gpu::where_run`).
+pub fn run_umap(
+    store: &Store,
+    db: &mut MetaDb,
+    options: &UmapOptions,
+    on: &UmapDevice,
+    monitor: Monitor,
+) -> Result<(String, String)> {
     let (cells, knn) = stored_knn(store, db)?;
     let (pca_cells, pcs) = pca_embedding(store, db)?;
     if pca_cells != cells {
@@ -24,7 +38,9 @@ pub fn run_umap(store: &Store, db: &mut MetaDb, options: &UmapOptions, monitor: 
             "the neighbours and the PCA were computed on different cells; rerun find_neighbors(x)".into(),
         );
     }
-    let layout = umap(&knn, &pcs, options, monitor).map_err(|e| e.to_string())?;
+    let gpu = gpu::for_step(&on.device, on.adapter.as_deref(), cells.len()).map_err(|e| e.to_string())?;
+    let device = gpu::where_run(gpu.as_ref(), &on.device, cells.len());
+    let layout = umap(&knn, &pcs, options, gpu.as_ref(), monitor).map_err(|e| e.to_string())?;
     drop((knn, pcs));
     let rows = cells.len();
     let cells: Vec<usize> = cells.into_iter().map(|c| c as usize).collect();
@@ -41,14 +57,14 @@ pub fn run_umap(store: &Store, db: &mut MetaDb, options: &UmapOptions, monitor: 
     )
     .map_err(|e| e.to_string())?;
     let params = format!(
-        "n_neighbors = {}, min_dist = {}, spread = {}, {} epochs, {} start, seed = {}{}",
+        "n_neighbors = {}, min_dist = {}, spread = {}, {} epochs, {} start, seed = {}{}, on {device}",
         options.n_neighbors,
         options.min_dist,
         options.spread,
         layout.n_epochs,
         layout.init,
         options.seed,
-        if options.threads == Some(1) {
+        if options.threads == Some(1) && gpu.is_none() {
             ", 1 thread"
         } else {
             ""
@@ -67,7 +83,7 @@ pub fn run_umap(store: &Store, db: &mut MetaDb, options: &UmapOptions, monitor: 
         &Frame::default(),
         &[(UMAP_FILE, &file)],
     )?;
-    Ok(layout.init)
+    Ok((layout.init, device))
 }
 
 /// The cells (0-based) and layout of the current UMAP.

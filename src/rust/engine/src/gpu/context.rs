@@ -230,6 +230,10 @@ impl Gpu {
     }
 
     /// Blocks until the device has done all work submitted so far.
+    pub fn finish(&self) -> Result<()> {
+        self.wait().map_err(Error::Request)
+    }
+
     fn wait(&self) -> std::result::Result<(), String> {
         self.device
             .poll(wgpu::PollType::Wait {
@@ -246,6 +250,42 @@ impl Gpu {
             label: Some(label),
             contents: data,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+        })
+    }
+
+    /// A uniform buffer of `bytes`, written before each use.
+    pub fn uniform(&self, label: &str, bytes: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A uniform buffer holding `data`.
+    pub fn upload_uniform(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: data,
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+    }
+
+    /// A bind group of `buffers` at bindings 0, 1, ... of the pipeline's group 0.
+    pub fn bind(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
         })
     }
 
@@ -277,7 +317,7 @@ impl Gpu {
                 *slot = Some(r);
             }
         });
-        self.wait().map_err(Error::Request)?;
+        self.finish()?;
         let state = mapped.lock().ok().and_then(|mut s| s.take());
         match state {
             Some(Ok(())) => {}

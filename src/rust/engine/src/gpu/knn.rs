@@ -15,6 +15,7 @@ use super::Gpu;
 use crate::error::{Error, Result};
 use crate::graph::knn::{checked_rows, exact_among, in_metric, prepared, Knn, Metric};
 use crate::monitor::Meter;
+use std::time::Instant;
 
 /// Columns the shader holds per row (workgroup memory: 32 rows of 128 f32).
 pub const MAX_DIMS: usize = 128;
@@ -55,6 +56,17 @@ impl Params {
     }
 }
 
+/// Where a GPU search spent its time, in seconds (each phase waits for the device).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnnTimes {
+    /// Shader compilation and the rows' upload.
+    pub setup: f64,
+    pub kernels: f64,
+    pub download: f64,
+    /// The f64 ranking of the candidates on the CPU.
+    pub rank: f64,
+}
+
 /// As [`crate::graph::knn::find_knn`] with `Method::Exact`, the distances computed on `gpu`.
 pub fn exact_knn<T: Copy + Into<f64> + Sync>(
     gpu: &Gpu,
@@ -64,6 +76,18 @@ pub fn exact_knn<T: Copy + Into<f64> + Sync>(
     metric: Metric,
     meter: &Meter,
 ) -> Result<Knn> {
+    exact_knn_timed(gpu, data, dims, k, metric, meter).map(|(knn, _)| knn)
+}
+
+/// [`exact_knn`] and its times.
+pub fn exact_knn_timed<T: Copy + Into<f64> + Sync>(
+    gpu: &Gpu,
+    data: &[T],
+    dims: usize,
+    k: usize,
+    metric: Metric,
+    meter: &Meter,
+) -> Result<(Knn, KnnTimes)> {
     let n = checked_rows(data, dims, k)?;
     if dims > MAX_DIMS {
         return Err(Error::Request(format!(
@@ -77,15 +101,18 @@ pub fn exact_knn<T: Copy + Into<f64> + Sync>(
     }
     let rows = prepared(data, dims, metric, |v| v);
     let m = (k + MARGIN).min(MAX_CANDIDATES).min(n);
-    let candidates = candidates(gpu, &rows, dims, m)?;
+    let mut times = KnnTimes::default();
+    let candidates = candidates(gpu, &rows, dims, m, &mut times)?;
+    let ranking = Instant::now();
     let knn = exact_among(&rows, dims, k, meter, |i| {
         candidates[i * m..(i + 1) * m].iter().copied()
     })?;
-    Ok(in_metric(knn, metric))
+    times.rank = ranking.elapsed().as_secs_f64();
+    Ok((in_metric(knn, metric), times))
 }
 
 /// Per row its `m` nearest rows by f32 distance on the GPU (itself among them), `m` per row.
-fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize) -> Result<Vec<u32>> {
+fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize, times: &mut KnnTimes) -> Result<Vec<u32>> {
     let n = rows.len() / dims;
     let per_row = (dims * 4).max(m * 4) as u64;
     let max_dispatch_rows = 65_535 * WORKGROUP;
@@ -95,9 +122,15 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize) -> Result<Vec<u32>
         .map(|s| s..(s + chunk_rows).min(n))
         .collect();
     gpu.run("the exact neighbour search", || {
+        let mut clock = Instant::now();
+        let mut lap = |phase: &mut f64| -> Result<()> {
+            gpu.finish()?;
+            *phase += clock.elapsed().as_secs_f64();
+            clock = Instant::now();
+            Ok(())
+        };
         let device = gpu.device();
         let pipeline = gpu.pipeline("knn", include_str!("knn.wgsl"));
-        let layout = pipeline.get_bind_group_layout(0);
         let uploaded: Vec<wgpu::Buffer> = chunks
             .iter()
             .map(|r| {
@@ -108,12 +141,8 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize) -> Result<Vec<u32>
                 gpu.upload("rows", &values)
             })
             .collect();
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("knn params"),
-            size: 32,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let params = gpu.uniform("knn params", 32);
+        lap(&mut times.setup)?;
         let mut out = vec![0u32; n * m];
         for (queries, query_rows) in uploaded.iter().zip(&chunks) {
             let list_bytes = (query_rows.len() * m * 4) as u64;
@@ -123,18 +152,10 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize) -> Result<Vec<u32>
             let mut first = true;
             let mut dispatches = 0u64;
             for (base, base_rows) in uploaded.iter().zip(&chunks) {
-                let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("knn"),
-                    layout: &layout,
-                    entries: &[
-                        entry(0, &params),
-                        entry(1, queries),
-                        entry(2, base),
-                        entry(3, &best_distance),
-                        entry(4, &best_index),
-                        entry(5, &finished),
-                    ],
-                });
+                let bind = gpu.bind(
+                    &pipeline,
+                    &[&params, queries, base, &best_distance, &best_index, &finished],
+                );
                 for start in (0..base_rows.len()).step_by(BASE_ROWS_PER_DISPATCH) {
                     let p = Params {
                         n_queries: query_rows.len() as u32,
@@ -158,6 +179,7 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize) -> Result<Vec<u32>
                     gpu.queue().submit([encoder.finish()]);
                 }
             }
+            lap(&mut times.kernels)?;
             let count = gpu.download(&finished, 4)?;
             let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
             // The counter wraps past 2^32 invocations.
@@ -175,16 +197,10 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize) -> Result<Vec<u32>
             {
                 *o = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
+            lap(&mut times.download)?;
         }
         Ok(out)
     })
-}
-
-fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-    wgpu::BindGroupEntry {
-        binding,
-        resource: buffer.as_entire_binding(),
-    }
 }
 
 #[cfg(test)]
@@ -200,17 +216,7 @@ mod tests {
     }
 
     fn clustered(n: usize, dims: usize, seed: u64) -> Vec<f64> {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-        let centres: Vec<f64> = (0..8 * dims).map(|_| rng.random_range(-5.0..5.0)).collect();
-        (0..n)
-            .flat_map(|i| {
-                let c = (i % 8) * dims;
-                (0..dims)
-                    .map(|d| centres[c + d] + rng.random_range(-1.0..1.0))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        crate::testdir::clustered_points(n, dims, 8, seed).0
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod init;
 pub mod sgd;
 
 use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 use crate::graph::fuzzy::fuzzy_graph;
 use crate::graph::knn::Knn;
 use crate::monitor::Monitor;
@@ -46,8 +47,14 @@ pub struct Umap {
 }
 
 /// `knn`: the stored neighbours (the cell itself first); `pcs`: the same cells' PCA, for the
-/// PCA start.
-pub fn umap(knn: &Knn, pcs: &Dense<f32>, options: &UmapOptions, monitor: Monitor) -> Result<Umap> {
+/// PCA start; `gpu`: where the gradient descent runs (None: the CPU).
+pub fn umap(
+    knn: &Knn,
+    pcs: &Dense<f32>,
+    options: &UmapOptions,
+    gpu: Option<&Gpu>,
+    monitor: Monitor,
+) -> Result<Umap> {
     let n = knn.n_rows();
     if options.n_neighbors < 2 || options.n_neighbors > knn.k {
         return Err(Error::Request(format!(
@@ -103,7 +110,10 @@ pub fn umap(knn: &Knn, pcs: &Dense<f32>, options: &UmapOptions, monitor: Monitor
         seed: options.seed,
         threads: options.threads,
     };
-    let embedding = sgd::optimize(&graph, &layout, dim, &sgd, monitor)?;
+    let embedding = match gpu {
+        Some(gpu) => crate::gpu::umap::optimize(gpu, &graph, &layout, &sgd, monitor)?,
+        None => sgd::optimize(&graph, &layout, dim, &sgd, monitor)?,
+    };
     Ok(Umap {
         embedding,
         init: used,
@@ -120,11 +130,12 @@ fn pca_start(pcs: &Dense<f32>, dim: usize) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gpu::Choice;
     use crate::graph::knn::{find_knn, Method, Metric};
     use crate::monitor::Meter;
 
-    #[test]
-    fn separates_clusters_and_repeats_with_one_thread() {
+    /// 1,500 points in 5 clusters of 10 dimensions, their exact kNN and PCA stand-in.
+    fn clusters() -> (Knn, Dense<f32>, Vec<usize>) {
         let (points, truth) = crate::testdir::clustered_points(1_500, 10, 5, 4);
         let knn = find_knn(
             &points,
@@ -141,56 +152,76 @@ mod tests {
             k: 10,
             data: points.iter().map(|&v| v as f32).collect(),
         };
-        let options = UmapOptions {
-            n_neighbors: 15,
-            min_dist: 0.3,
-            spread: 1.0,
-            n_epochs: Some(100),
-            init: Init::Spectral,
-            seed: 7,
-            threads: Some(1),
-        };
-        let run = umap(&knn, &pcs, &options, Monitor::quiet()).unwrap();
-        assert!(
-            run.init.starts_with("pca (the graph has 5 components)"),
-            "{}",
-            run.init
-        );
-        let again = umap(&knn, &pcs, &options, Monitor::quiet()).unwrap();
-        assert_eq!(run.embedding, again.embedding);
-        // Every cell is nearer its own cluster's centre than any other cluster's.
+        (knn, pcs, truth)
+    }
+
+    const OPTIONS: UmapOptions = UmapOptions {
+        n_neighbors: 15,
+        min_dist: 0.3,
+        spread: 1.0,
+        n_epochs: Some(100),
+        init: Init::Spectral,
+        seed: 7,
+        threads: Some(1),
+    };
+
+    /// Every cell is nearer its own cluster's centre than any other cluster's.
+    fn separated(embedding: &[f32], truth: &[usize]) -> bool {
         let mut centre = [[0.0f64; 2]; 5];
-        let mut count = vec![0.0; 5];
+        let mut count = [0.0; 5];
         for (i, &c) in truth.iter().enumerate() {
-            centre[c][0] += run.embedding[2 * i] as f64;
-            centre[c][1] += run.embedding[2 * i + 1] as f64;
+            centre[c][0] += embedding[2 * i] as f64;
+            centre[c][1] += embedding[2 * i + 1] as f64;
             count[c] += 1.0;
         }
         centre
             .iter_mut()
             .zip(&count)
             .for_each(|(c, n)| c.iter_mut().for_each(|v| *v /= n));
+        let distance = |i: usize, c: usize| {
+            (embedding[2 * i] as f64 - centre[c][0]).hypot(embedding[2 * i + 1] as f64 - centre[c][1])
+        };
         let nearest = |i: usize| {
             (0..5)
-                .min_by(|&p, &q| {
-                    let d = |c: usize| {
-                        (run.embedding[2 * i] as f64 - centre[c][0])
-                            .hypot(run.embedding[2 * i + 1] as f64 - centre[c][1])
-                    };
-                    d(p).total_cmp(&d(q))
-                })
+                .min_by(|&p, &q| distance(i, p).total_cmp(&distance(i, q)))
                 .unwrap()
         };
-        assert!(truth.iter().enumerate().all(|(i, &c)| nearest(i) == c));
-        assert!(umap(
-            &knn,
-            &pcs,
-            &UmapOptions {
-                n_neighbors: 16,
-                ..options
-            },
-            Monitor::quiet()
-        )
-        .is_err());
+        truth.iter().enumerate().all(|(i, &c)| nearest(i) == c)
+    }
+
+    #[test]
+    fn separates_clusters_and_repeats_with_one_thread() {
+        let (knn, pcs, truth) = clusters();
+        let run = umap(&knn, &pcs, &OPTIONS, None, Monitor::quiet()).unwrap();
+        assert!(
+            run.init.starts_with("pca (the graph has 5 components)"),
+            "{}",
+            run.init
+        );
+        let again = umap(&knn, &pcs, &OPTIONS, None, Monitor::quiet()).unwrap();
+        assert_eq!(run.embedding, again.embedding);
+        assert!(separated(&run.embedding, &truth));
+        let too_many = UmapOptions {
+            n_neighbors: 16,
+            ..OPTIONS
+        };
+        assert!(umap(&knn, &pcs, &too_many, None, Monitor::quiet()).is_err());
+    }
+
+    #[test]
+    fn the_gpu_layout_separates_clusters_and_repeats_bit_for_bit_in_small_chunks() {
+        let Ok(mut gpu) = Gpu::open(&Choice::Named("llvmpipe".into())) else {
+            eprintln!("no lavapipe adapter: skipped");
+            return;
+        };
+        // 4,096 edges per dispatch: the ~30,000 edges in 8 chunks.
+        gpu.limit_bindings(4096 * 4);
+        let (knn, pcs, truth) = clusters();
+        let run = umap(&knn, &pcs, &OPTIONS, Some(&gpu), Monitor::quiet()).unwrap();
+        let again = umap(&knn, &pcs, &OPTIONS, Some(&gpu), Monitor::quiet()).unwrap();
+        assert_eq!(run.embedding, again.embedding);
+        assert!(separated(&run.embedding, &truth));
+        let cpu = umap(&knn, &pcs, &OPTIONS, None, Monitor::quiet()).unwrap();
+        assert_ne!(run.embedding, cpu.embedding);
     }
 }

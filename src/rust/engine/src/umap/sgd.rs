@@ -33,14 +33,14 @@ pub struct SgdOptions {
 const EDGES_PER_BLOCK: usize = 1 << 16;
 const GRADIENT_CLIP: f32 = 4.0;
 
-struct Edges {
-    head: Vec<u32>,
-    tail: Vec<u32>,
-    epochs_per_sample: Vec<f32>,
+pub(crate) struct Edges {
+    pub head: Vec<u32>,
+    pub tail: Vec<u32>,
+    pub epochs_per_sample: Vec<f32>,
 }
 
 /// Every directed entry of the (symmetric) graph whose weight is at least max / n_epochs.
-fn edges(g: &Graph, n_epochs: usize) -> Edges {
+pub(crate) fn edges(g: &Graph, n_epochs: usize) -> Edges {
     let max = g.weight.iter().fold(0.0f32, |m, &w| m.max(w));
     let floor = max / n_epochs as f32;
     let mut e = Edges {
@@ -176,7 +176,7 @@ pub fn optimize(
 }
 
 /// Each dimension mapped linearly onto [0, 10] (umap-learn before optimising).
-fn rescaled(layout: &[f64], dim: usize) -> Vec<f32> {
+pub(crate) fn rescaled(layout: &[f64], dim: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; layout.len()];
     for d in 0..dim {
         let column = layout.iter().skip(d).step_by(dim);
