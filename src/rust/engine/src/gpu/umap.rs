@@ -65,47 +65,40 @@ pub fn optimize(
             .iter()
             .map(|s| s / options.negative_sample_rate as f32)
             .collect();
-        let per_chunk: Vec<_> = ranges
+        // Per chunk of edges its parameters and bindings (which keep its buffers alive):
+        // ends, epochs per sample, and the next epochs of a sample and of a negative sample,
+        // starting from one sample's and one negative sample's share.
+        let chunks: Vec<(std::ops::Range<usize>, wgpu::Buffer, wgpu::BindGroup)> = ranges
             .iter()
             .map(|r| {
-                let per = |v: &[f32]| {
-                    gpu.upload(
-                        "edge floats",
-                        &words(v[r.clone()].iter().map(|x| x.to_le_bytes())),
-                    )
+                let floats = |v: &[f32]| {
+                    gpu.upload("umap edges", &words(v[r.clone()].iter().map(|x| x.to_le_bytes())))
                 };
-                let ids =
-                    |v: &[u32]| gpu.upload("edge ends", &words(v[r.clone()].iter().map(|x| x.to_le_bytes())));
+                let ends = |v: &[u32]| {
+                    gpu.upload("umap edges", &words(v[r.clone()].iter().map(|x| x.to_le_bytes())))
+                };
                 let params = gpu.uniform("umap params", 48);
-                let buffers = [
-                    params,
-                    ids(&e.head),
-                    ids(&e.tail),
-                    per(&e.epochs_per_sample),
-                    per(&e.epochs_per_sample),
-                    per(&negative),
-                ];
                 let group = gpu.bind(
                     &epoch_pipeline,
                     &[
-                        &buffers[0],
+                        &params,
                         &position,
-                        &buffers[1],
-                        &buffers[2],
-                        &buffers[3],
-                        &buffers[4],
-                        &buffers[5],
+                        &ends(&e.head),
+                        &ends(&e.tail),
+                        &floats(&e.epochs_per_sample),
+                        &floats(&e.epochs_per_sample),
+                        &floats(&negative),
                         &delta,
                     ],
                 );
-                (r.clone(), buffers, group)
+                (r.clone(), params, group)
             })
             .collect();
         for epoch in 0..epochs {
             monitor.tick("UMAP: epochs", epoch as u64, epochs as u64)?;
             let alpha = (options.learning_rate * (1.0 - epoch as f64 / epochs as f64)) as f32;
             let mut encoder = device.create_command_encoder(&Default::default());
-            for (range, buffers, group) in &per_chunk {
+            for (range, params_buffer, group) in &chunks {
                 let params = words([
                     (range.len() as u32).to_le_bytes(),
                     (n as u32).to_le_bytes(),
@@ -120,7 +113,7 @@ pub fn optimize(
                     (epoch as f32).to_le_bytes(),
                     0u32.to_le_bytes(),
                 ]);
-                gpu.queue().write_buffer(&buffers[0], 0, &params);
+                gpu.queue().write_buffer(params_buffer, 0, &params);
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 pass.set_pipeline(&epoch_pipeline);
                 pass.set_bind_group(0, group, &[]);
