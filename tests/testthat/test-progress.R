@@ -37,7 +37,7 @@ test_that("a non-interactive run prints a few progress lines per step; verbose =
   expect_match(section("ingest"), "Ingest: writing genes .*/", all = FALSE)
   expect_match(section("pca"), "PCA: Krylov blocks .*9/9", all = FALSE)
   expect_match(section("umap"), "UMAP: epochs .*500/500", all = FALSE)
-  expect_match(section("umap"), "UMAP \\(.*start\\) in", all = FALSE)
+  expect_match(section("umap"), "UMAP \\(.*start, on cpu\\) in", all = FALSE)
   expect_length(section("quiet"), 0)
 })
 
