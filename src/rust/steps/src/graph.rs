@@ -77,7 +77,7 @@ pub fn search_knn(data: &[f32], dims: usize, q: &KnnQuery, monitor: &Monitor) ->
             &format!("Neighbours: {k} nearest ({}, {on})", method_name(method)),
             rows,
             |meter| match &gpu {
-                Some(g) => gpu::knn::exact_knn(g, data, dims, k, metric, meter),
+                Some(g) => gpu::knn::exact_knn(g, data, dims, k, metric, meter).map(|(knn, _)| knn),
                 None => find_knn(data, dims, k, method, metric, q.seed, meter),
             },
         )

@@ -651,7 +651,7 @@ fn grn(args: &[String]) -> Result<(), String> {
 }
 
 fn gpu(args: &[String]) -> Result<(), String> {
-    use cellstream_engine::gpu::knn::exact_knn_timed;
+    use cellstream_engine::gpu::knn::exact_knn;
     use cellstream_engine::gpu::{Choice, Gpu};
     use cellstream_engine::graph::knn::{find_knn, Metric};
     use rand::Rng;
@@ -682,7 +682,7 @@ fn gpu(args: &[String]) -> Result<(), String> {
     let mut knn = None;
     for run in ["cold", "warm"] {
         let t = Instant::now();
-        let (found, times) = exact_knn_timed(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default())
+        let (found, times) = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default())
             .map_err(|e| e.to_string())?;
         println!(
             "gpu exact kNN ({run}): {:.2} s = setup and upload {:.2} + kernels {:.2} + download {:.2} + f64 ranking on the CPU {:.2}",

@@ -50,9 +50,8 @@ impl Params {
             self.base_end,
             0,
         ]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
+        .map(u32::to_le_bytes)
+        .concat()
     }
 }
 
@@ -67,20 +66,9 @@ pub struct KnnTimes {
     pub rank: f64,
 }
 
-/// As [`crate::graph::knn::find_knn`] with `Method::Exact`, the distances computed on `gpu`.
+/// As [`crate::graph::knn::find_knn`] with `Method::Exact`, the distances computed on `gpu`;
+/// with the time each phase took.
 pub fn exact_knn<T: Copy + Into<f64> + Sync>(
-    gpu: &Gpu,
-    data: &[T],
-    dims: usize,
-    k: usize,
-    metric: Metric,
-    meter: &Meter,
-) -> Result<Knn> {
-    exact_knn_timed(gpu, data, dims, k, metric, meter).map(|(knn, _)| knn)
-}
-
-/// [`exact_knn`] and its times.
-pub fn exact_knn_timed<T: Copy + Into<f64> + Sync>(
     gpu: &Gpu,
     data: &[T],
     dims: usize,
@@ -233,7 +221,9 @@ mod tests {
         gpu.limit_bindings((700 * (k + MARGIN) * 4) as u64);
         for metric in [Metric::Euclidean, Metric::Cosine] {
             let cpu = find_knn(&data, dims, k, Method::Exact, metric, 0, &Meter::default()).unwrap();
-            let on_gpu = exact_knn(&gpu, &data, dims, k, metric, &Meter::default()).unwrap();
+            let on_gpu = exact_knn(&gpu, &data, dims, k, metric, &Meter::default())
+                .unwrap()
+                .0;
             assert_eq!(on_gpu.index, cpu.index, "{metric:?}");
             for (a, b) in on_gpu.distance.iter().zip(&cpu.distance) {
                 assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-6), "{a} {b}");
@@ -258,9 +248,13 @@ mod tests {
             &Meter::default(),
         )
         .unwrap();
-        let on_gpu = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default()).unwrap();
+        let on_gpu = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default())
+            .unwrap()
+            .0;
         assert_eq!(on_gpu, cpu);
-        let again = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default()).unwrap();
+        let again = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default())
+            .unwrap()
+            .0;
         assert_eq!(again, on_gpu);
     }
 
