@@ -2,7 +2,8 @@
 #'
 #' cellstream's GPU path runs through wgpu: Vulkan on Linux and Windows, Metal on macOS,
 #' DX12 on Windows, so one build uses an NVIDIA, AMD, Intel or Apple GPU. `gpu_info()` lists
-#' the adapters it finds. Steps that can use a GPU ([find_neighbors()]) take
+#' the adapters it finds. Steps that can use a GPU ([run_pca()], [find_neighbors()],
+#' [run_umap()], [run_pipeline()]) take
 #' `device = c("auto", "cpu", "gpu")`, by default `getOption("cellstream.device", "auto")`:
 #' `"auto"` uses a hardware GPU from a size where it pays and never a software adapter,
 #' `"gpu"` is an error when there is none, `"cpu"` never uses one. The device used is

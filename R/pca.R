@@ -4,7 +4,8 @@
 #' clipped as Seurat's `ScaleData()` (each gene centred, divided by its standard deviation,
 #' values above `clip` set to `clip`), then the leading components as Seurat's `RunPCA()`.
 #' The scaled matrix is never formed: it is held as a sparse matrix minus a rank-one term,
-#' and the SVD (randomised block Krylov) only multiplies it by thin dense blocks.
+#' and the SVD (randomised block Krylov) only multiplies it by thin dense blocks, on the CPU
+#' or on a GPU (`device`).
 #'
 #' The result is stamped with the kept-cell generation and the HVG result it used: after
 #' [set_keep()] or [find_hvg()] it is stale, and [pca()] stops until `run_pca()` is rerun.
@@ -21,6 +22,11 @@
 #'   staged matrix); on PBMC3k its PCs 1-10 match Seurat's to |r| > 0.9999 and 97.7% of
 #'   30-PC neighbours agree. `"exact"`: blocks until all components converge.
 #' @param seed Seed of the random start (42, as Seurat's `seed.use`).
+#' @param device Where the products with the scaled matrix run (see [gpu_info()]): `"gpu"`
+#'   uploads the staged matrix once and multiplies it there (PCs equal the CPU's to
+#'   |r| > 0.9999, variances to 1e-5), `"cpu"` on the CPU, `"auto"` on a hardware GPU from
+#'   20,000 kept cells (default: `getOption("cellstream.device", "auto")`). Staging (reading
+#'   and scaling the cells) runs on the CPU either way.
 #' @param verbose Show progress bars (staging, Krylov blocks) and a one-line summary
 #'   (`TRUE`, as Seurat).
 #' @return The store, invisibly; [pca()], [pca_loadings()] and [pca_variance()] read the
@@ -31,20 +37,23 @@
 #' head(pca(x))
 #' @export
 run_pca <- function(x, n_pcs = 50, hvg = TRUE, scale = TRUE, clip = 10,
-                    method = c("randomized", "exact"), seed = 42, verbose = TRUE) {
+                    method = c("randomized", "exact"), seed = 42,
+                    device = getOption("cellstream.device", "auto"), verbose = TRUE) {
   method <- match.arg(method)
+  device <- device_arg(device)
   check_whole(n_pcs, "n_pcs", 1)
   if (!is.numeric(clip) || length(clip) != 1 || is.na(clip) || clip <= 0) {
     stop("`clip` must be a positive number or Inf", call. = FALSE)
   }
   genes <- if (isTRUE(hvg)) NULL else rust_index(gene_positions(x, hvg))
   started <- Sys.time()
-  rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method, as.numeric(seed),
-       genes, progress_reporter(verbose))
+  used <- rust(wrap__cs_pca, x$path, as.numeric(n_pcs), isTRUE(scale), as.numeric(clip), method,
+               as.numeric(seed), genes, device, gpu_adapter(), progress_reporter(verbose))
+  note_device(used, verbose)
   if (isTRUE(verbose)) {
     elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
-    say(verbose, "%d principal components (%s) in %.1f s; they explain %.1f%% of the variance",
-        as.integer(n_pcs), method, elapsed, 100 * sum(pca_variance(x)$variance_ratio))
+    say(verbose, "%d principal components (%s, on %s) in %.1f s; they explain %.1f%% of the variance",
+        as.integer(n_pcs), method, used, elapsed, 100 * sum(pca_variance(x)$variance_ratio))
   }
   invisible(x)
 }

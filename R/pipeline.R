@@ -76,7 +76,7 @@ run_pipeline <- function(input, output_dir, store = file.path(output_dir, "store
   n_neighbor_pcs <- min(n_neighbor_pcs, n_pcs)
   check_kept_cells(store_info(x), k = k, n_pcs = n_pcs)
   step("hvg", find_hvg(x, n = n_hvg, verbose = verbose))
-  step("pca", run_pca(x, n_pcs = n_pcs, seed = seed, verbose = verbose))
+  step("pca", run_pca(x, n_pcs = n_pcs, seed = seed, device = device, verbose = verbose))
   step("neighbors", find_neighbors(x, k = k, n_pcs = n_neighbor_pcs, seed = seed, device = device,
                                          verbose = verbose))
   step("leiden", cluster_leiden(x, resolution = resolution, name = "leiden", seed = 0, verbose = verbose))

@@ -6,9 +6,14 @@ skip_without_lavapipe <- function() {
   if (!any(grepl("llvmpipe", found$name))) skip("no lavapipe adapter (install mesa-vulkan-drivers)")
 }
 
+# Lavapipe, its kernels binding at most 64 KiB so that they work in many chunks.
 with_lavapipe <- function(code) {
   old <- options(cellstream.gpu_adapter = "llvmpipe")
-  on.exit(options(old))
+  Sys.setenv(CELLSTREAM_GPU_MAX_BINDING = 65536)
+  on.exit({
+    options(old)
+    Sys.unsetenv("CELLSTREAM_GPU_MAX_BINDING")
+  })
   code
 }
 
@@ -35,6 +40,29 @@ test_that("the GPU's exact neighbours are the CPU's on Seurat's PBMC3k PCs", {
   g1 <- with_lavapipe(find_neighbors(emb, k = 20, n_pcs = 10, device = "gpu", verbose = FALSE))
   expect_identical(g1$index, gpu$index)
   expect_identical(g1$distance, gpu$distance)
+})
+
+test_that("PCA on the GPU gives the CPU's PCs and variances on PBMC3k, bit for bit again", {
+  skip_without_lavapipe()
+  x <- ingest_mtx(skip_without_shared("data", "pbmc3k", "filtered_gene_bc_matrices", "hg19"),
+                  tempfile("pbmc_"), min_cells = 3, min_genes = 200, verbose = FALSE)
+  calculate_qc_metrics(x, verbose = FALSE)
+  set_keep(x, "n_genes > 200 AND n_genes < 2500 AND pct_mt < 5", verbose = FALSE)
+  find_hvg(x, n = 2000, verbose = FALSE)
+  run_pca(x, device = "cpu", verbose = FALSE)
+  cpu <- pca(x)
+  cpu_variance <- pca_variance(x)
+  # 2,638 cells of 60 f32 in 64 KiB bindings: 10 tiles.
+  expect_message(with_lavapipe(run_pca(x, device = "gpu")), "on gpu: llvmpipe")
+  gpu <- pca(x)
+  expect_identical(gpu$cell_id, cpu$cell_id)
+  r <- sapply(1:10, function(k) abs(stats::cor(gpu[[k + 1]], cpu[[k + 1]])))
+  expect_gte(min(r), 0.9999)
+  expect_lte(max(abs(pca_variance(x)$variance_ratio - cpu_variance$variance_ratio)), 1e-5)
+  expect_lte(max(abs(pca_variance(x)$stdev - cpu_variance$stdev) / cpu_variance$stdev), 1e-5)
+  expect_match(steps(x)$params[steps(x)$step == "pca"], "on gpu: llvmpipe")
+  with_lavapipe(run_pca(x, device = "gpu", verbose = FALSE))
+  expect_identical(pca(x), gpu)
 })
 
 test_that("find_neighbors on a store records the device in the step", {

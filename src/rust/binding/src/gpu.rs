@@ -2,18 +2,25 @@
 
 use super::convert::*;
 use super::{guarded, Res};
-use cellstream_engine::gpu::{adapters, Choice, Device, Gpu};
+use cellstream_engine::gpu::{adapters, Choice, Device, Gpu, Placement};
 use extendr_api::prelude::*;
 
-pub fn device_of(x: &Robj) -> Res<Device> {
-    match string(x, "device")?.as_str() {
-        "auto" => Ok(Device::Auto),
-        "cpu" => Ok(Device::Cpu),
-        "gpu" => Ok(Device::Gpu),
-        other => Err(format!(
-            "`device` must be \"auto\", \"cpu\" or \"gpu\", not \"{other}\""
-        )),
-    }
+/// A step's placement from R's `device` and adapter (NULL or part of an adapter's name).
+pub fn placement_of(device: &Robj, adapter: &Robj) -> Res<Placement> {
+    let device = match string(device, "device")?.as_str() {
+        "auto" => Device::Auto,
+        "cpu" => Device::Cpu,
+        "gpu" => Device::Gpu,
+        other => {
+            return Err(format!(
+                "`device` must be \"auto\", \"cpu\" or \"gpu\", not \"{other}\""
+            ))
+        }
+    };
+    Ok(Placement {
+        device,
+        adapter: optional_string(adapter, "adapter")?,
+    })
 }
 
 /// Every adapter wgpu finds, one element per column.

@@ -2,7 +2,7 @@
 //! embedding, a kNN index matrix, a symmetric sparse graph).
 
 use super::convert::*;
-use super::gpu::device_of;
+use super::gpu::placement_of;
 use super::progress::with_progress;
 use super::{guarded, session, Res};
 use cellstream_engine::graph::fuzzy::fuzzy_graph;
@@ -94,8 +94,7 @@ fn knn_query(args: [&Robj; 6]) -> Res<KnnQuery> {
         method: method_of(method)?,
         metric: metric_of(metric)?,
         seed: count(seed, "seed")?,
-        device: device_of(device)?,
-        adapter: optional_string(adapter, "adapter")?,
+        on: placement_of(device, adapter)?,
     })
 }
 

@@ -1,13 +1,15 @@
 //! PCA on a store and its embedding.
 
 use super::convert::*;
+use super::gpu::placement_of;
 use super::progress::with_progress;
 use super::{guarded, session};
 use cellstream_engine::pca::{PcaOptions, Solver, DEFAULT_SOLVER};
 use cellstream_steps::{pca_embedding, run_pca, PcaRequest};
 use extendr_api::prelude::*;
 
-/// `genes`: NULL for the highly variable genes, else 0-based indices.
+/// `genes`: NULL for the highly variable genes, else 0-based indices. Returns where the
+/// products ran.
 #[extendr]
 fn cs_pca(
     store: Robj,
@@ -17,6 +19,8 @@ fn cs_pca(
     method: Robj,
     seed: Robj,
     genes: Robj,
+    device: Robj,
+    adapter: Robj,
     progress: Robj,
 ) -> Robj {
     guarded(|| {
@@ -42,10 +46,11 @@ fn cs_pca(
         } else {
             Some(rust_indices(&genes, "genes")?)
         };
-        with_progress(&progress, |monitor| {
-            s.write(|db| run_pca(&s.store, db, &PcaRequest { options, genes }, monitor))
+        let on = placement_of(&device, &adapter)?;
+        let device = with_progress(&progress, |monitor| {
+            s.write(|db| run_pca(&s.store, db, &PcaRequest { options, genes, on }, monitor))
         })?;
-        Ok(true.into())
+        Ok(device.into())
     })
 }
 

@@ -1,16 +1,15 @@
 //! UMAP on a store.
 
 use super::convert::*;
-use super::gpu::device_of;
+use super::gpu::placement_of;
 use super::graph::knn_from_r;
 use super::progress::with_progress;
 use super::Res;
 use super::{guarded, session, user_interrupted};
-use cellstream_engine::gpu;
 use cellstream_engine::monitor::Monitor;
 use cellstream_engine::pca::kernels::Dense;
 use cellstream_engine::umap::{umap, UmapOptions};
-use cellstream_steps::{init_of, run_umap, umap_embedding, UmapDevice};
+use cellstream_steps::{init_of, run_umap, umap_embedding};
 use extendr_api::prelude::*;
 
 fn optional_count(x: &Robj, arg: &str) -> Res<Option<usize>> {
@@ -51,10 +50,7 @@ fn cs_umap(
 ) -> Robj {
     guarded(|| {
         let s = session::open(&path(&store, "store")?)?;
-        let on = UmapDevice {
-            device: device_of(&device)?,
-            adapter: optional_string(&adapter, "adapter")?,
-        };
+        let on = placement_of(&device, &adapter)?;
         let options = umap_options([
             &n_neighbors,
             &min_dist,
@@ -108,9 +104,8 @@ fn cs_umap_matrix(
             &seed,
             &threads,
         ])?;
-        let device = device_of(&device)?;
-        let gpu = gpu::for_step(&device, optional_string(&adapter, "adapter")?.as_deref(), rows)
-            .map_err(|e| e.to_string())?;
+        let on = placement_of(&device, &adapter)?;
+        let gpu = on.gpu_for(rows).map_err(|e| e.to_string())?;
         let layout = umap(
             &knn,
             &pcs,
@@ -120,7 +115,7 @@ fn cs_umap_matrix(
         )
         .map_err(|e| e.to_string())?;
         let matrix = RMatrix::new_matrix(rows, 2, |r, c| layout.embedding[r * 2 + c] as f64);
-        let device = gpu::where_run(gpu.as_ref(), &device, rows);
+        let device = on.where_run(gpu.as_ref(), rows);
         Ok(list!(embedding = matrix, init = layout.init, device = device).into())
     })
 }

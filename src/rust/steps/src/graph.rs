@@ -8,7 +8,7 @@ use crate::pca::pca_embedding;
 use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::{Column, Frame};
-use cellstream_engine::gpu::{self, Device};
+use cellstream_engine::gpu::{self, Device, Placement};
 use cellstream_engine::graph::file::{read_knn, read_snn, write_knn, write_snn};
 use cellstream_engine::graph::fuzzy::fuzzy_graph;
 use cellstream_engine::graph::knn::{auto_method, find_knn, Knn, Method, Metric};
@@ -34,12 +34,10 @@ pub struct KnnQuery {
     pub method: Option<Method>,
     pub metric: Metric,
     pub seed: u64,
-    pub device: Device,
-    /// Part of the name of the GPU adapter to use; None: the best hardware one.
-    pub adapter: Option<String>,
+    pub on: Placement,
 }
 
-/// How a kNN was searched: the method and where (`gpu::where_run`).
+/// How a kNN was searched: the method and where (`Placement::where_run`).
 pub struct KnnSearch {
     pub method: Method,
     pub device: String,
@@ -47,7 +45,7 @@ pub struct KnnSearch {
 
 /// The kNN of `data` (n rows x `dims`) on the device the query asks for.
 pub fn search_knn(data: &[f32], dims: usize, q: &KnnQuery, monitor: &Monitor) -> Result<(Knn, KnnSearch)> {
-    let (k, method, metric, device) = (q.k, q.method, q.metric, &q.device);
+    let (k, method, metric, device) = (q.k, q.method, q.metric, &q.on.device);
     let n = data.len() / dims.max(1);
     let exact_wanted = matches!(method, None | Some(Method::Exact));
     if *device == Device::Gpu && !exact_wanted {
@@ -58,7 +56,7 @@ pub fn search_knn(data: &[f32], dims: usize, q: &KnnQuery, monitor: &Monitor) ->
         );
     }
     let gpu = if exact_wanted {
-        gpu::for_step(device, q.adapter.as_deref(), n).map_err(|e| e.to_string())?
+        q.on.gpu_for(n).map_err(|e| e.to_string())?
     } else {
         None
     };
@@ -68,7 +66,7 @@ pub fn search_knn(data: &[f32], dims: usize, q: &KnnQuery, monitor: &Monitor) ->
     };
     let rows = if method == Method::Exact { n as u64 } else { 0 };
     let on = if exact_wanted {
-        gpu::where_run(gpu.as_ref(), device, n)
+        q.on.where_run(gpu.as_ref(), n)
     } else {
         "cpu".into()
     };

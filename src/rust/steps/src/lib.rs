@@ -47,7 +47,7 @@ pub use grn::{infer_grn, GrnRequest, Network};
 pub use markers::{find_markers, Markers, MarkersRequest};
 pub use pca::{pca_embedding, run_pca, PcaRequest, EMBEDDING_FILE};
 pub use steps::{rerun_hint, StepStatus};
-pub use umap::{init_of, run_umap, umap_embedding, UmapDevice, UMAP_FILE};
+pub use umap::{init_of, run_umap, umap_embedding, UMAP_FILE};
 
 pub use cellstream_engine::frame::{Column, Frame};
 

@@ -6,6 +6,7 @@
 use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::{Column, Frame};
+use cellstream_engine::gpu::Placement;
 use cellstream_engine::monitor::Monitor;
 use cellstream_engine::pca::file::{read_embedding, write_embedding};
 use cellstream_engine::pca::kernels::Dense;
@@ -18,9 +19,12 @@ pub struct PcaRequest {
     pub options: PcaOptions,
     /// 0-based genes; None: the current highly variable genes.
     pub genes: Option<Vec<u32>>,
+    /// Where the products run.
+    pub on: Placement,
 }
 
-pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monitor) -> Result<()> {
+/// Computes and stores the PCA; returns where its products ran (`Placement::where_run`).
+pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monitor) -> Result<String> {
     let (genes, inputs): (Vec<u32>, &[&str]) = match &req.genes {
         Some(g) => (g.clone(), &[]),
         None => {
@@ -62,6 +66,8 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monito
         ));
     }
     let library = db.obs_numbers("n_counts")?;
+    let gpu = req.on.gpu_for(cells.len()).map_err(|e| e.to_string())?;
+    let device = req.on.where_run(gpu.as_ref(), cells.len());
     let pca = engine_pca(
         store,
         &cells,
@@ -69,6 +75,7 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monito
         &library,
         store.manifest.target_sum,
         &req.options,
+        gpu.as_ref(),
         monitor,
     )
     .map_err(|e| e.to_string())?;
@@ -102,7 +109,7 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monito
         }
     };
     let params = format!(
-        "{k} PCs of {} cells x {} genes, scale = {}, clip = {}, {method}, seed = {}",
+        "{k} PCs of {} cells x {} genes, scale = {}, clip = {}, {method}, seed = {}, on {device}",
         cells.len(),
         genes.len(),
         req.options.scale,
@@ -116,7 +123,8 @@ pub fn run_pca(store: &Store, db: &mut MetaDb, req: &PcaRequest, monitor: Monito
         params,
         tables: &[("components", &components)],
     };
-    db.store_result_with_files(&record, &Frame::default(), &loadings, &[(EMBEDDING_FILE, &file)])
+    db.store_result_with_files(&record, &Frame::default(), &loadings, &[(EMBEDDING_FILE, &file)])?;
+    Ok(device)
 }
 
 /// The cells (0-based) and embedding of the current PCA.

@@ -7,7 +7,7 @@ use crate::pca::pca_embedding;
 use crate::steps::{new_result_file, StepRecord};
 use crate::{MetaDb, Result};
 use cellstream_engine::frame::Frame;
-use cellstream_engine::gpu::{self, Device};
+use cellstream_engine::gpu::Placement;
 use cellstream_engine::monitor::Monitor;
 use cellstream_engine::pca::file::{read_embedding, write_embedding};
 use cellstream_engine::pca::kernels::Dense;
@@ -16,19 +16,13 @@ use cellstream_engine::umap::{umap, Init, UmapOptions};
 
 pub const UMAP_FILE: &str = "umap.embedding";
 
-/// Where a UMAP runs: the device asked for and, optionally, part of an adapter's name.
-pub struct UmapDevice {
-    pub device: Device,
-    pub adapter: Option<String>,
-}
-
 /// Computes and stores the UMAP of the kept cells; returns the start used and where the
-/// layout was optimised (`gpu::where_run`).
+/// layout was optimised (`Placement::where_run`).
 pub fn run_umap(
     store: &Store,
     db: &mut MetaDb,
     options: &UmapOptions,
-    on: &UmapDevice,
+    on: &Placement,
     monitor: Monitor,
 ) -> Result<(String, String)> {
     let (cells, knn) = stored_knn(store, db)?;
@@ -38,8 +32,8 @@ pub fn run_umap(
             "the neighbours and the PCA were computed on different cells; rerun find_neighbors(x)".into(),
         );
     }
-    let gpu = gpu::for_step(&on.device, on.adapter.as_deref(), cells.len()).map_err(|e| e.to_string())?;
-    let device = gpu::where_run(gpu.as_ref(), &on.device, cells.len());
+    let gpu = on.gpu_for(cells.len()).map_err(|e| e.to_string())?;
+    let device = on.where_run(gpu.as_ref(), cells.len());
     let layout = umap(&knn, &pcs, options, gpu.as_ref(), monitor).map_err(|e| e.to_string())?;
     drop((knn, pcs));
     let rows = cells.len();

@@ -376,6 +376,7 @@ fn pca(store: &str, cells: &str, genes: &str, out: &str) -> Result<(), String> {
                 solver,
                 seed: 42,
             },
+            None,
             Monitor::quiet(),
         )
         .map_err(|e| e.to_string())?;

@@ -81,6 +81,10 @@ fn hardware_rank(device_type: wgpu::DeviceType) -> Option<u8> {
     }
 }
 
+/// The environment variable that, set to a number of bytes, makes kernels bind less than
+/// the device allows (in smaller chunks): R's tests run the chunked paths this way.
+pub const MAX_BINDING_VARIABLE: &str = "CELLSTREAM_GPU_MAX_BINDING";
+
 /// An open device and its queue.
 pub struct Gpu {
     device: wgpu::Device,
@@ -146,13 +150,20 @@ impl Gpu {
             }
         }));
         let max_binding = summary.max_storage_binding.min(summary.max_buffer);
-        Ok(Gpu {
+        let mut gpu = Gpu {
             device,
             queue,
             adapter: summary,
             uncaptured,
             max_binding,
-        })
+        };
+        if let Some(bytes) = std::env::var(MAX_BINDING_VARIABLE)
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            gpu.limit_bindings(bytes);
+        }
+        Ok(gpu)
     }
 
     pub fn device(&self) -> &wgpu::Device {
@@ -332,6 +343,14 @@ impl Gpu {
         staging.unmap();
         Ok(bytes)
     }
+}
+
+/// Workgroups (x, y) for `threads` invocations of `workgroup` each, within the 65,535 per
+/// dimension every device allows; a shader numbers its workgroup `y * x_count + x`.
+pub(crate) fn grid(threads: usize, workgroup: usize) -> (u32, u32) {
+    let groups = threads.div_ceil(workgroup).max(1);
+    let x = groups.min(65_535);
+    (x as u32, groups.div_ceil(x) as u32)
 }
 
 /// Waits for a future on this thread (wgpu's native futures resolve while the device is

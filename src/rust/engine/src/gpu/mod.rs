@@ -12,6 +12,7 @@
 
 mod context;
 pub mod knn;
+pub mod pca;
 pub mod umap;
 
 pub use context::{adapters, AdapterSummary, Choice, Gpu};
@@ -33,25 +34,42 @@ pub enum Device {
 /// some seconds, where a GPU's setup costs well under one.
 pub const AUTO_MIN_ROWS: usize = 20_000;
 
-/// The GPU a step on `n` rows runs on, or None for the CPU: `adapter` names one (any part of
-/// its name; else the best hardware one). `Auto` takes a hardware GPU only from
-/// [`AUTO_MIN_ROWS`] rows, and never a software adapter.
-pub fn for_step(device: &Device, adapter: Option<&str>, n: usize) -> Result<Option<Gpu>> {
-    let choice = adapter.map_or(Choice::Hardware, |name| Choice::Named(name.to_string()));
-    match device {
-        Device::Cpu => Ok(None),
-        Device::Gpu => Gpu::open(&choice).map(Some),
-        Device::Auto if n < AUTO_MIN_ROWS => Ok(None),
-        Device::Auto => Ok(Gpu::open(&choice).ok().filter(|g| !g.adapter.software)),
-    }
+/// Where the user asked a step to run: the device and, optionally, part of an adapter's name
+/// (else the best hardware GPU).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub device: Device,
+    pub adapter: Option<String>,
 }
 
-/// Where a step on `n` rows ran, for its record: "gpu: <adapter>", "cpu", or
-/// "cpu (no GPU adapter found)" when `Auto` looked for one and found none.
-pub fn where_run(gpu: Option<&Gpu>, device: &Device, n: usize) -> String {
-    match gpu {
-        Some(g) => format!("gpu: {}", g.adapter.name),
-        None if *device == Device::Auto && n >= AUTO_MIN_ROWS => "cpu (no GPU adapter found)".into(),
-        None => "cpu".into(),
+impl Placement {
+    pub const CPU: Placement = Placement {
+        device: Device::Cpu,
+        adapter: None,
+    };
+
+    /// The GPU a step on `n` rows runs on, or None for the CPU. `Auto` takes a hardware GPU
+    /// only from [`AUTO_MIN_ROWS`] rows, and never a software adapter.
+    pub fn gpu_for(&self, n: usize) -> Result<Option<Gpu>> {
+        let choice = self
+            .adapter
+            .as_ref()
+            .map_or(Choice::Hardware, |name| Choice::Named(name.clone()));
+        match self.device {
+            Device::Cpu => Ok(None),
+            Device::Gpu => Gpu::open(&choice).map(Some),
+            Device::Auto if n < AUTO_MIN_ROWS => Ok(None),
+            Device::Auto => Ok(Gpu::open(&choice).ok().filter(|g| !g.adapter.software)),
+        }
+    }
+
+    /// Where a step on `n` rows ran, for its record: "gpu: <adapter>", "cpu", or
+    /// "cpu (no GPU adapter found)" when `Auto` looked for one and found none.
+    pub fn where_run(&self, gpu: Option<&Gpu>, n: usize) -> String {
+        match gpu {
+            Some(g) => format!("gpu: {}", g.adapter.name),
+            None if self.device == Device::Auto && n >= AUTO_MIN_ROWS => "cpu (no GPU adapter found)".into(),
+            None => "cpu".into(),
+        }
     }
 }

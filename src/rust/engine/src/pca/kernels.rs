@@ -1,8 +1,10 @@
 //! The two products PCA repeats over the scaled matrix X = B - 1 cᵀ (B sparse, cells x genes;
 //! c the per-gene offset that makes zeros scale to -mean/sd): Y = X Ω and Z = Xᵀ Y, with Ω,
 //! Y, Z dense and row-major. The inner loops run over the k columns of one dense row, in
-//! SIMD lanes (`wide`), with a scalar twin that the tests hold them to.
+//! SIMD lanes (`wide`), with a scalar twin that the tests hold them to. [`Products`] is what
+//! the SVD asks of X, so the same solver runs on these kernels or on the GPU's.
 
+use crate::error::Result;
 use rayon::prelude::*;
 use wide::{f32x8, f64x4};
 
@@ -38,6 +40,40 @@ impl<T: Copy + Default> Dense<T> {
     }
     pub fn row(&self, r: usize) -> &[T] {
         &self.data[r * self.k..(r + 1) * self.k]
+    }
+}
+
+/// The scaled matrix X (n_rows x n_cols) as the SVD uses it: its products with thin dense
+/// blocks.
+pub trait Products {
+    fn n_rows(&self) -> usize;
+    fn n_cols(&self) -> usize;
+    /// X Ω for Ω n_cols x k.
+    fn times(&self, omega: &Dense<f32>) -> Result<Dense<f32>>;
+    /// Xᵀ X V for V n_cols x k, accumulated in f64.
+    fn gram_times(&self, v: &Dense<f32>) -> Result<Dense<f64>>;
+}
+
+/// X = B - 1 cᵀ multiplied on the CPU, all threads.
+pub struct Scaled<'a> {
+    pub b: &'a SparseRows,
+    pub c: &'a [f32],
+    pub simd: bool,
+}
+
+impl Products for Scaled<'_> {
+    fn n_rows(&self) -> usize {
+        self.b.n_rows()
+    }
+    fn n_cols(&self) -> usize {
+        self.b.n_cols
+    }
+    fn times(&self, omega: &Dense<f32>) -> Result<Dense<f32>> {
+        Ok(times(self.b, self.c, omega, self.simd))
+    }
+    fn gram_times(&self, v: &Dense<f32>) -> Result<Dense<f64>> {
+        let y = times(self.b, self.c, v, self.simd);
+        Ok(times_transposed(self.b, self.c, &y, self.simd))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Principal components of the scaled, clipped normalised values of the kept cells x chosen
 //! genes (Seurat's `ScaleData` + `RunPCA`), without ever densifying them: `stage` holds the
 //! matrix as B - 1 cᵀ with B sparse, `kernels` multiply it by dense blocks, `rsvd` finds the
-//! leading singular triplets.
+//! leading singular triplets, its products on the CPU (`kernels`) or on a GPU
+//! (`gpu::pca`).
 
 pub mod file;
 pub mod kernels;
@@ -9,9 +10,11 @@ pub mod rsvd;
 pub mod stage;
 
 use crate::error::Result;
+use crate::gpu::pca::ScaledOnGpu;
+use crate::gpu::Gpu;
 use crate::monitor::Monitor;
 use crate::store::Store;
-use kernels::Dense;
+use kernels::{Dense, Scaled};
 use rsvd::{block_krylov_svd, SvdOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +58,7 @@ pub const DEFAULT_SOLVER: Solver = Solver::Randomized {
 /// Exact mode: the most Krylov blocks to try before giving up on convergence.
 const EXACT_MAX_BLOCKS: usize = 50;
 
+/// The products run on `gpu` when given (the staged matrix is uploaded, then freed here).
 #[allow(clippy::too_many_arguments)]
 pub fn run_pca(
     store: &Store,
@@ -63,6 +67,7 @@ pub fn run_pca(
     library: &[f64],
     target_sum: f64,
     o: &PcaOptions,
+    gpu: Option<&Gpu>,
     monitor: Monitor,
 ) -> Result<Pca> {
     let staged = stage::stage(store, cells, genes, library, target_sum, o.scale, o.clip, monitor)?;
@@ -76,9 +81,23 @@ pub fn run_pca(
         blocks,
         until_converged,
         seed: o.seed,
-        simd: true,
     };
-    let mut svd = block_krylov_svd(&staged.b, &staged.offset, &svd_options, monitor)?;
+    let mut svd = match gpu {
+        Some(gpu) => {
+            let block = svd_options.block_columns(genes.len());
+            let on_gpu = ScaledOnGpu::new(gpu, &staged.b, &staged.offset, block)?;
+            drop(staged.b);
+            block_krylov_svd(&on_gpu, &svd_options, monitor)?
+        }
+        None => {
+            let on_cpu = Scaled {
+                b: &staged.b,
+                c: &staged.offset,
+                simd: true,
+            };
+            block_krylov_svd(&on_cpu, &svd_options, monitor)?
+        }
+    };
     orient(&mut svd);
     let n = cells.len() as f64;
     Ok(Pca {

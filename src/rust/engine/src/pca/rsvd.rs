@@ -8,7 +8,7 @@
 //! where power iteration needed dozens. Everything but the products lives in gene space
 //! (n_genes x l(q+1)), small; the products stream over X one block at a time.
 
-use super::kernels::{times, times_transposed, Dense, SparseRows};
+use super::kernels::{Dense, Products};
 use crate::error::{Error, Result};
 use crate::monitor::Monitor;
 use faer::Mat;
@@ -35,18 +35,24 @@ pub struct SvdOptions {
     /// (relative) from one block to the next.
     pub until_converged: bool,
     pub seed: u64,
-    pub simd: bool,
+}
+
+impl SvdOptions {
+    /// Columns of each Krylov block on a matrix of `n_cols` columns.
+    pub fn block_columns(&self, n_cols: usize) -> usize {
+        (self.n + self.oversample).min(n_cols)
+    }
 }
 
 /// `monitor` is told of each block (on the calling thread, between passes).
-pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, monitor: Monitor) -> Result<Svd> {
-    let n_genes = b.n_cols;
-    let l = (o.n + o.oversample).min(n_genes);
-    if o.n == 0 || o.n > l || o.n >= b.n_rows() {
+pub fn block_krylov_svd(x: &dyn Products, o: &SvdOptions, monitor: Monitor) -> Result<Svd> {
+    let n_genes = x.n_cols();
+    let l = o.block_columns(n_genes);
+    if o.n == 0 || o.n > l || o.n >= x.n_rows() {
         return Err(Error::Request(format!(
             "cannot compute {} components of a {} x {} matrix",
             o.n,
-            b.n_rows(),
+            x.n_rows(),
             n_genes
         )));
     }
@@ -60,7 +66,7 @@ pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, monitor: Moni
     let most = ((o.blocks + 1).min(n_genes / l)) as u64;
     loop {
         monitor.tick("PCA: Krylov blocks", (basis.ncols() / l - 1) as u64, most)?;
-        let p = gram_times(b, c, &block, o.simd);
+        let p = gram_times(x, &block)?;
         products = hstack(&products, &p);
         let (values, vectors) = ritz(&basis, &products);
         let top: Vec<f64> = values[..o.n].to_vec();
@@ -73,7 +79,7 @@ pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, monitor: Moni
         let room = basis.ncols() + l <= n_genes;
         if blocks_done >= o.blocks || (o.until_converged && converged) || !room {
             monitor.report("PCA: Krylov blocks", most, most);
-            return finish(b, c, &basis, &values, &vectors, o, monitor);
+            return finish(x, &basis, &values, &vectors, o, monitor);
         }
         previous = Some(top);
         block = orthonormal_against(&basis, &p);
@@ -82,7 +88,7 @@ pub fn block_krylov_svd(b: &SparseRows, c: &[f32], o: &SvdOptions, monitor: Moni
 }
 
 /// Xᵀ X V for a gene-space block V (two passes over X).
-fn gram_times(b: &SparseRows, c: &[f32], v: &Mat<f64>, simd: bool) -> Mat<f64> {
+fn gram_times(x: &dyn Products, v: &Mat<f64>) -> Result<Mat<f64>> {
     let block = Dense {
         rows: v.nrows(),
         k: v.ncols(),
@@ -90,8 +96,8 @@ fn gram_times(b: &SparseRows, c: &[f32], v: &Mat<f64>, simd: bool) -> Mat<f64> {
             .map(|t| v[(t / v.ncols(), t % v.ncols())] as f32)
             .collect(),
     };
-    let p = times_transposed(b, c, &times(b, c, &block, simd), simd);
-    Mat::from_fn(p.rows, p.k, |i, j| p.data[i * p.k + j])
+    let p = x.gram_times(&block)?;
+    Ok(Mat::from_fn(p.rows, p.k, |i, j| p.data[i * p.k + j]))
 }
 
 /// Eigenvalues (decreasing, = squared singular values) and eigenvectors of Kᵀ Xᵀ X K.
@@ -113,8 +119,7 @@ fn ritz(basis: &Mat<f64>, products: &Mat<f64>) -> (Vec<f64>, Mat<f64>) {
 
 /// Loadings V = K W (top n), singular values, and embeddings X V (one more pass).
 fn finish(
-    b: &SparseRows,
-    c: &[f32],
+    x: &dyn Products,
     basis: &Mat<f64>,
     values: &[f64],
     vectors: &Mat<f64>,
@@ -135,7 +140,7 @@ fn finish(
         k: n,
         data: v.data.iter().map(|&x| x as f32).collect(),
     };
-    let embedding = times(b, c, &v32, o.simd);
+    let embedding = x.times(&v32)?;
     Ok(Svd {
         embedding,
         s: values[..n].iter().map(|&l| l.max(0.0).sqrt()).collect(),
@@ -171,6 +176,7 @@ fn hstack(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pca::kernels::{Scaled, SparseRows};
     use rand::Rng;
 
     #[test]
@@ -211,9 +217,14 @@ mod tests {
             blocks: 10,
             until_converged: true,
             seed: 1,
+        };
+        let c = vec![0.0; n_cols];
+        let x = Scaled {
+            b: &b,
+            c: &c,
             simd: true,
         };
-        let svd = block_krylov_svd(&b, &vec![0.0; n_cols], &o, Monitor::quiet()).unwrap();
+        let svd = block_krylov_svd(&x, &o, Monitor::quiet()).unwrap();
         for t in 0..6 {
             let want = exact.S().column_vector()[t];
             assert!(
