@@ -13,12 +13,8 @@
 //! of every gene of a dense genes x cells TSV, first column the gene, already transformed, on
 //! the TFs listed one per line in TFS; options n_trees, batch_size, max_depth, max_features,
 //! subsample, seed, threads, first_target (targets are the genes from that row on); writes arboreto's `TF target importance`),
-//! `cellstream-bench gpu N [DIMS] [ADAPTER]` (exact kNN, k = 20, of N seeded rows of DIMS
-//! (30) dimensions, a mixture of 30 clusters: the GPU twice, cold and warm, with setup,
-//! kernel, download and ranking times; checked against the CPU's exact search on 1,000 sampled
-//! rows, whose time gives the CPU's exact search extrapolated; NN-Descent on the CPU beside it;
-//! then UMAP from those neighbours (pca start) on the GPU, cold and warm, and on the CPU;
-//! ADAPTER: part of an adapter's name, else the best hardware GPU).
+//! `cellstream-bench gpu N [DIMS] [ADAPTER]` (exact kNN, UMAP and PCA of N seeded cells on the
+//! GPU and on the CPU, each result checked against the CPU's: see `gpu.rs`).
 
 use cellstream_engine::aggregate::pseudobulk::pseudobulk;
 use cellstream_engine::hvg::genestats::CellGroups;
@@ -44,6 +40,8 @@ use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 
+mod gpu;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
@@ -57,7 +55,7 @@ fn main() {
         Some("graph") if args.len() == 4 => graph(&args[2], &args[3]),
         Some("umap") if args.len() == 3 => umap(&args[2]),
         Some("grn") if args.len() >= 6 => grn(&args[2..]),
-        Some("gpu") if (3..=5).contains(&args.len()) => gpu(&args[2..]),
+        Some("gpu") if (3..=5).contains(&args.len()) => gpu::bench(&args[2..]),
         _ => Err(
             "usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT \
             | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph \
@@ -648,131 +646,5 @@ fn grn(args: &[String]) -> Result<(), String> {
         rows[0].len(),
         1e3 * seconds / targets.len() as f64
     );
-    Ok(())
-}
-
-fn gpu(args: &[String]) -> Result<(), String> {
-    use cellstream_engine::gpu::knn::exact_knn;
-    use cellstream_engine::gpu::{Choice, Gpu};
-    use cellstream_engine::graph::knn::{find_knn, Metric};
-    use rand::Rng;
-    let n: usize = args[0].parse().map_err(|_| "N")?;
-    let dims: usize = args.get(1).map_or(Ok(30), |d| d.parse()).map_err(|_| "DIMS")?;
-    let k = 20;
-    let choice = args.get(2).map_or(Choice::Hardware, |a| Choice::Named(a.clone()));
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
-    let centres: Vec<f32> = (0..30 * dims).map(|_| rng.random_range(-8.0..8.0)).collect();
-    let data: Vec<f32> = (0..n)
-        .flat_map(|i| {
-            let c = (i * 7 % 30) * dims;
-            (0..dims)
-                .map(|d| centres[c + d] + rng.random_range(-1.0f32..1.0))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let t = Instant::now();
-    let gpu = Gpu::open(&choice).map_err(|e| e.to_string())?;
-    println!(
-        "gpu: {} ({}, {}), max storage binding {} MiB; opened in {:.2} s; {n} rows x {dims} dims, k = {k}",
-        gpu.adapter.name,
-        gpu.adapter.backend,
-        gpu.adapter.device_type,
-        gpu.adapter.max_storage_binding >> 20,
-        t.elapsed().as_secs_f64()
-    );
-    let mut knn = None;
-    for run in ["cold", "warm"] {
-        let t = Instant::now();
-        let (found, times) = exact_knn(&gpu, &data, dims, k, Metric::Euclidean, &Meter::default())
-            .map_err(|e| e.to_string())?;
-        println!(
-            "gpu exact kNN ({run}): {:.2} s = setup and upload {:.2} + kernels {:.2} + download {:.2} + f64 ranking on the CPU {:.2}",
-            t.elapsed().as_secs_f64(),
-            times.setup,
-            times.kernels,
-            times.download,
-            times.rank
-        );
-        knn = Some(found);
-    }
-    let knn = knn.expect("two runs");
-    let check: Vec<usize> = sample(&mut rng, n, n.min(1000)).into_vec();
-    let t = Instant::now();
-    let row = |i: usize| &data[i * dims..(i + 1) * dims];
-    let mismatches = check
-        .par_iter()
-        .filter(|&&i| {
-            let mut d: Vec<(f64, u32)> = (0..n)
-                .filter(|&j| j != i)
-                .map(|j| {
-                    let s: f64 = row(i)
-                        .iter()
-                        .zip(row(j))
-                        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
-                        .sum();
-                    (s, j as u32)
-                })
-                .collect();
-            d.select_nth_unstable_by(k - 2, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let mut nearest = d[..k - 1].to_vec();
-            nearest.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let expected = std::iter::once(i as u32).chain(nearest.iter().map(|x| x.1));
-            !expected.eq(knn.row(i).iter().copied())
-        })
-        .count();
-    let per_row = t.elapsed().as_secs_f64() / check.len() as f64;
-    println!(
-        "check: {mismatches} of {} sampled rows differ from the CPU exact search; the CPU's exact search \
-        ({} threads) would take {:.1} s for all rows",
-        check.len(),
-        rayon::current_num_threads(),
-        per_row * n as f64
-    );
-    let t = Instant::now();
-    find_knn(
-        &data,
-        dims,
-        k,
-        cellstream_engine::graph::knn::Method::NnDescent,
-        Metric::Euclidean,
-        1,
-        &Meter::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    println!(
-        "cpu NN-Descent (approximate; {} threads): {:.2} s",
-        rayon::current_num_threads(),
-        t.elapsed().as_secs_f64()
-    );
-    let pcs = cellstream_engine::pca::kernels::Dense {
-        rows: n,
-        k: dims,
-        data: data.clone(),
-    };
-    let options = cellstream_engine::umap::UmapOptions {
-        n_neighbors: 15,
-        min_dist: 0.3,
-        spread: 1.0,
-        n_epochs: None,
-        init: cellstream_engine::umap::Init::Pca,
-        seed: 42,
-        threads: None,
-    };
-    for (run, on) in [
-        ("gpu, cold", Some(&gpu)),
-        ("gpu, warm", Some(&gpu)),
-        ("cpu", None),
-    ] {
-        let t = Instant::now();
-        let layout = cellstream_engine::umap::umap(&knn, &pcs, &options, on, Monitor::quiet())
-            .map_err(|e| e.to_string())?;
-        println!(
-            "umap ({run}; {} epochs, pca start, {} threads on the CPU): {:.2} s",
-            layout.n_epochs,
-            rayon::current_num_threads(),
-            t.elapsed().as_secs_f64()
-        );
-    }
-    println!("pca: not on the GPU yet");
     Ok(())
 }
