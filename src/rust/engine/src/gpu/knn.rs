@@ -25,12 +25,14 @@ const MAX_CANDIDATES: usize = 64;
 const MARGIN: usize = 16;
 const WORKGROUP: usize = 64;
 const BASE_ROWS_PER_DISPATCH: usize = 1024;
+/// Dispatches submitted between two waits for the device: an interrupt is seen within this
+/// many.
+const DISPATCHES_PER_WAIT: u64 = 8;
 
 /// The shader's parameters (`Params` in knn.wgsl).
 #[derive(Clone, Copy)]
 struct Params {
     n_queries: u32,
-    dims: u32,
     m: u32,
     first: u32,
     base_offset: u32,
@@ -42,12 +44,12 @@ impl Params {
     fn bytes(&self) -> Vec<u8> {
         [
             self.n_queries,
-            self.dims,
             self.m,
             self.first,
             self.base_offset,
             self.base_start,
             self.base_end,
+            0,
             0,
         ]
         .map(u32::to_le_bytes)
@@ -90,7 +92,7 @@ pub fn exact_knn<T: Copy + Into<f64> + Sync>(
     let rows = prepared(data, dims, metric, |v| v);
     let m = (k + MARGIN).min(MAX_CANDIDATES).min(n);
     let mut times = KnnTimes::default();
-    let candidates = candidates(gpu, &rows, dims, m, &mut times)?;
+    let candidates = candidates(gpu, &rows, dims, m, meter, &mut times)?;
     let ranking = Instant::now();
     let knn = exact_among(&rows, dims, k, meter, |i| {
         candidates[i * m..(i + 1) * m].iter().copied()
@@ -100,7 +102,14 @@ pub fn exact_knn<T: Copy + Into<f64> + Sync>(
 }
 
 /// Per row its `m` nearest rows by f32 distance on the GPU (itself among them), `m` per row.
-fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize, times: &mut KnnTimes) -> Result<Vec<u32>> {
+fn candidates(
+    gpu: &Gpu,
+    rows: &[f64],
+    dims: usize,
+    m: usize,
+    meter: &Meter,
+    times: &mut KnnTimes,
+) -> Result<Vec<u32>> {
     let n = rows.len() / dims;
     let per_row = (dims * 4).max(m * 4) as u64;
     let max_dispatch_rows = 65_535 * WORKGROUP;
@@ -118,7 +127,8 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize, times: &mut KnnTim
             Ok(())
         };
         let device = gpu.device();
-        let pipeline = gpu.pipeline("knn", include_str!("knn.wgsl"));
+        let source = include_str!("knn.wgsl").replace("{DIMS}", &dims.to_string());
+        let pipeline = gpu.pipeline("knn", &source);
         let uploaded: Vec<wgpu::Buffer> = chunks
             .iter()
             .map(|r| {
@@ -147,7 +157,6 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize, times: &mut KnnTim
                 for start in (0..base_rows.len()).step_by(BASE_ROWS_PER_DISPATCH) {
                     let p = Params {
                         n_queries: query_rows.len() as u32,
-                        dims: dims as u32,
                         m: m as u32,
                         first: first as u32,
                         base_offset: base_rows.start as u32,
@@ -165,6 +174,10 @@ fn candidates(gpu: &Gpu, rows: &[f64], dims: usize, m: usize, times: &mut KnnTim
                         pass.dispatch_workgroups(query_rows.len().div_ceil(WORKGROUP) as u32, 1, 1);
                     }
                     gpu.queue().submit([encoder.finish()]);
+                    if dispatches % DISPATCHES_PER_WAIT == 0 {
+                        gpu.finish()?;
+                        meter.check()?;
+                    }
                 }
             }
             lap(&mut times.kernels)?;
@@ -256,6 +269,36 @@ mod tests {
             .unwrap()
             .0;
         assert_eq!(again, on_gpu);
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_search_and_the_device_stays_usable() {
+        use crate::error::Error;
+        use crate::monitor::Monitor;
+        let Some(gpu) = lavapipe() else {
+            return;
+        };
+        let data = clustered(12_000, 10, 4);
+        let (stop, quiet) = (|| true, |_: &str, _: u64, _: u64| ());
+        let stopped = Monitor::new(&stop, &quiet).watch("knn", 0, |meter| {
+            exact_knn(&gpu, &data, 10, 15, Metric::Euclidean, meter)
+        });
+        assert!(matches!(stopped, Err(Error::Interrupted)));
+        let small = &data[..500 * 10];
+        let after = exact_knn(&gpu, small, 10, 15, Metric::Euclidean, &Meter::default())
+            .unwrap()
+            .0;
+        let cpu = find_knn(
+            small,
+            10,
+            15,
+            Method::Exact,
+            Metric::Euclidean,
+            0,
+            &Meter::default(),
+        )
+        .unwrap();
+        assert_eq!(after.index, cpu.index);
     }
 
     #[test]

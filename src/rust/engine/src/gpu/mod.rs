@@ -30,8 +30,8 @@ pub enum Device {
 }
 
 /// From this many cells `Device::Auto` uses a hardware GPU. Not measured on a hardware GPU
-/// (none was available): on 2 CPU cores the exact kNN of 20,000 cells takes 10 s and UMAP
-/// some seconds, where a GPU's setup costs well under one.
+/// (none was available): on 2 CPU cores the exact kNN of 20,000 cells takes 7-10 s, UMAP
+/// 3.5 s and PCA's products 1.2 s, where a GPU's setup costs well under one.
 pub const AUTO_MIN_ROWS: usize = 20_000;
 
 /// Where the user asked a step to run: the device and, optionally, part of an adapter's name

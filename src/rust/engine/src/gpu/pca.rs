@@ -483,6 +483,42 @@ mod tests {
     }
 
     #[test]
+    fn the_block_krylov_svd_on_the_gpu_gives_the_cpu_components() {
+        use crate::monitor::Monitor;
+        use crate::pca::rsvd::{block_krylov_svd, SvdOptions};
+        let Some(mut gpu) = lavapipe() else {
+            return;
+        };
+        let (b, c) = matrix(2000, 60, 8);
+        let o = SvdOptions {
+            n: 8,
+            oversample: 6,
+            blocks: 6,
+            until_converged: false,
+            seed: 3,
+        };
+        gpu.limit_bindings(300 * 14 * 4);
+        let on_gpu = ScaledOnGpu::new(&gpu, &b, &c, o.block_columns(60)).unwrap();
+        assert_eq!(on_gpu.n_tiles(), 7);
+        let svd_gpu = block_krylov_svd(&on_gpu, &o, Monitor::quiet()).unwrap();
+        let cpu = Scaled {
+            b: &b,
+            c: &c,
+            simd: true,
+        };
+        let svd_cpu = block_krylov_svd(&cpu, &o, Monitor::quiet()).unwrap();
+        for (g, c) in svd_gpu.s.iter().zip(&svd_cpu.s) {
+            assert!((g - c).abs() <= 1e-5 * c, "singular value {g} vs {c}");
+        }
+        for t in 0..o.n {
+            let dot: f64 = (0..60)
+                .map(|j| svd_gpu.v.data[j * o.n + t] * svd_cpu.v.data[j * o.n + t])
+                .sum();
+            assert!(dot.abs() >= 0.9999, "loading {t}: |cos| = {}", dot.abs());
+        }
+    }
+
+    #[test]
     fn tiles_hold_at_most_65536_rows_and_at_least_one() {
         let (b, _) = matrix(200, 10, 1);
         let tiles = tile_rows(&b, 4, 1);

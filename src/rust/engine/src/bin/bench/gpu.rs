@@ -52,7 +52,9 @@ pub fn bench(args: &[String]) -> Result<(), String> {
 /// N rows around 30 centres, row i in cluster i * 7 mod 30.
 fn clustered(n: usize, dims: usize) -> Vec<f32> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let centres: Vec<f32> = (0..CLUSTERS * dims).map(|_| rng.random_range(-8.0..8.0)).collect();
+    let centres: Vec<f32> = (0..CLUSTERS * dims)
+        .map(|_| rng.random_range(-8.0..8.0))
+        .collect();
     (0..n)
         .flat_map(|i| {
             let c = (i * 7 % CLUSTERS) * dims;
@@ -115,7 +117,16 @@ fn neighbours(gpu: &Gpu, data: &[f32], dims: usize) -> Result<Knn, String> {
         per_row * n as f64
     );
     let t = Instant::now();
-    find_knn(data, dims, K, Method::NnDescent, Metric::Euclidean, 1, &Meter::default()).map_err(|e| e.to_string())?;
+    find_knn(
+        data,
+        dims,
+        K,
+        Method::NnDescent,
+        Metric::Euclidean,
+        1,
+        &Meter::default(),
+    )
+    .map_err(|e| e.to_string())?;
     println!("cpu NN-Descent (approximate): {:.2} s", t.elapsed().as_secs_f64());
     Ok(knn)
 }
