@@ -174,7 +174,7 @@ fn candidates(
                         pass.dispatch_workgroups(query_rows.len().div_ceil(WORKGROUP) as u32, 1, 1);
                     }
                     gpu.queue().submit([encoder.finish()]);
-                    if dispatches % DISPATCHES_PER_WAIT == 0 {
+                    if dispatches.is_multiple_of(DISPATCHES_PER_WAIT) {
                         gpu.finish()?;
                         meter.check()?;
                     }
