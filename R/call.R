@@ -71,6 +71,13 @@ check_whole <- function(value, arg, min) {
   }
 }
 
+# Stops unless `value` is one finite number > 0.
+check_positive <- function(value, arg) {
+  if (!is.numeric(value) || length(value) != 1 || !is.finite(value) || value <= 0) {
+    stop(sprintf("`%s` must be a positive number", arg), call. = FALSE)
+  }
+}
+
 # A step's one-line summary, unless `verbose` is FALSE.
 say <- function(verbose, fmt, ...) {
   if (isTRUE(verbose)) message(sprintf(fmt, ...))

@@ -48,7 +48,7 @@ test_that("PCA goes stale with the kept cells or the HVGs it used", {
   expect_error(run_pca(x, n_pcs = 101), "n_pcs \\(101\\) must not exceed the number of genes used \\(100\\)")
   expect_error(pca(x), "there are no principal components in this store yet; run run_pca\\(x\\) first")
   said <- testthat::capture_messages(run_pca(x, n_pcs = 10))
-  expect_match(said, "10 principal components \\(randomized\\)", all = FALSE)
+  expect_match(said, "10 principal components \\(randomized, on cpu\\)", all = FALSE)
   expect_length(testthat::capture_messages(run_pca(x, n_pcs = 10, verbose = FALSE)), 0)
   expect_equal(dim(pca(x)), c(300, 11))
   find_hvg(x, n = 100)

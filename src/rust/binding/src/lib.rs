@@ -15,6 +15,7 @@ mod expression;
 mod gpu;
 mod graph;
 mod grn;
+mod harmony;
 mod hvg;
 mod ingest;
 mod keep;
@@ -73,6 +74,7 @@ extendr_module! {
     use graph;
     use gpu;
     use grn;
+    use harmony;
     use umap;
     use markers;
     use expression;

@@ -10,6 +10,7 @@
 //! - `graph`: kNN, sNN and fuzzy graphs, Leiden clustering;
 //! - `grn`: gene regulatory networks from tree ensembles over quantised TF codes;
 //! - `umap`: UMAP layouts from a stored kNN;
+//! - `harmony`: Harmony integration of an embedding across batches, and LISI;
 //! - `gpu`: the wgpu compute path (any vendor; exact kNN), with its CPU fallback chosen by
 //!   the caller;
 //! - `aggregate`: expression summarised per group of cells, pseudobulk sums;
@@ -29,6 +30,7 @@ mod fuzz;
 pub mod gpu;
 pub mod graph;
 pub mod grn;
+pub mod harmony;
 pub mod hvg;
 pub mod input;
 pub mod markers;

@@ -14,7 +14,9 @@
 //! the TFs listed one per line in TFS; options n_trees, batch_size, max_depth, max_features,
 //! subsample, seed, threads, first_target (targets are the genes from that row on); writes arboreto's `TF target importance`),
 //! `cellstream-bench gpu N [DIMS] [ADAPTER]` (exact kNN, UMAP and PCA of N seeded cells on the
-//! GPU and on the CPU, each result checked against the CPU's: see `gpu.rs`).
+//! GPU and on the CPU, each result checked against the CPU's: see `gpu.rs`),
+//! `cellstream-bench harmony PCS META COLUMN OUT [SEED [THREADS]]` (Harmony on a table of PCs:
+//! see `harmony.rs`).
 
 use cellstream_engine::aggregate::pseudobulk::pseudobulk;
 use cellstream_engine::hvg::genestats::CellGroups;
@@ -41,6 +43,7 @@ use std::path::Path;
 use std::time::Instant;
 
 mod gpu;
+mod harmony;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -56,11 +59,12 @@ fn main() {
         Some("umap") if args.len() == 3 => umap(&args[2]),
         Some("grn") if args.len() >= 6 => grn(&args[2..]),
         Some("gpu") if (3..=5).contains(&args.len()) => gpu::bench(&args[2..]),
+        Some("harmony") if (6..=8).contains(&args.len()) => harmony::bench(&args[2..]),
         _ => Err(
             "usage: cellstream-bench simulate DIR N_CELLS N_GENES | ingest INPUT OUT_DIR | pass INPUT \
             | read STORE_DIR | passes STORE_DIR | pca STORE_DIR CELLS GENES OUT_CSV | graph \
             EMBEDDING_FILE METHOD | umap STORE_DIR | grn MATRIX_TSV TFS METHOD OUT_TSV [OPTION=VALUE ...] \
-            | gpu N [DIMS] [ADAPTER]"
+            | gpu N [DIMS] [ADAPTER] | harmony PCS META COLUMN OUT [SEED [THREADS]]"
                 .into(),
         ),
     };
