@@ -58,10 +58,6 @@ pub(super) fn unit_rows(data: &[f64], dims: usize) -> Vec<f64> {
     out
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// Per chunk of `items`, `part(chunk)`, added up in chunk order (so independent of threads).
 fn sum_chunks<T: Sync>(items: &[T], size: usize, part: impl Fn(&[T]) -> Vec<f64> + Sync) -> Vec<f64> {
     let parts: Vec<Vec<f64>> = items.par_chunks(CHUNK).map(&part).collect();
@@ -122,14 +118,13 @@ impl Clustering {
         let terms: Vec<(f64, f64)> = state
             .r
             .par_chunks_mut(CHUNK * k_)
-            .enumerate()
-            .map(|(c, rows)| {
+            .zip(z_cos.par_chunks(CHUNK * dims_))
+            .map(|(rows, z)| {
                 let mut sums = (0.0, 0.0);
-                let mut dist = vec![0f64; k_];
-                for (i, row) in rows.chunks_mut(k_).enumerate() {
-                    let cell = c * CHUNK + i;
-                    distances(y, &z_cos[cell * dims_..(cell + 1) * dims_], &mut dist);
-                    let t = probabilities(&dist, sigma, |_| 1.0, row);
+                let dist = distances(y, z, dims_);
+                let mut logits = vec![0f64; k_];
+                for (row, d) in rows.chunks_mut(k_).zip(dist.chunks(k_)) {
+                    let t = probabilities(d, sigma, |_| 0.0, &mut logits, row);
                     sums.0 += t.0;
                     sums.1 += t.1;
                 }
@@ -231,21 +226,18 @@ impl Clustering {
     fn update_centroids(&mut self) {
         let (k, dims) = (self.k, self.dims);
         let cells: Vec<u32> = (0..self.n as u32).collect();
+        let (r, z_cos) = (&self.r, &self.z_cos);
         let y = sum_chunks(&cells, k * dims, |part| {
+            let (first, last) = (part[0] as usize, *part.last().expect("a chunk") as usize + 1);
+            // Rᵀ Z over the chunk's (consecutive) cells.
+            let rt: Vec<f64> = (0..k)
+                .flat_map(|kk| (first..last).map(move |cell| r[cell * k + kk] as f64))
+                .collect();
+            let zt: Vec<f64> = (0..dims)
+                .flat_map(|d| (first..last).map(move |cell| z_cos[cell * dims + d]))
+                .collect();
             let mut y = vec![0f64; k * dims];
-            for &cell in part {
-                let z = &self.z_cos[cell as usize * dims..(cell as usize + 1) * dims];
-                for (kk, &r) in self.r[cell as usize * k..(cell as usize + 1) * k]
-                    .iter()
-                    .enumerate()
-                {
-                    let r = r as f64;
-                    y[kk * dims..(kk + 1) * dims]
-                        .iter_mut()
-                        .zip(z)
-                        .for_each(|(a, &v)| *a += r * v);
-                }
-            }
+            super::times_transposed(&rt, &zt, last - first, &mut y);
             y
         });
         self.y = unit_rows(&y, dims);
@@ -264,24 +256,38 @@ impl Clustering {
             let expected = self.expected(&totals);
             self.o.iter_mut().zip(&o).for_each(|(a, v)| *a -= v);
             self.e.iter_mut().zip(&expected).for_each(|(a, v)| *a -= v);
+            // ln of each cluster x batch penalty.
             let penalty: Vec<f64> = (0..k * b)
-                .map(|i| (self.e[i] / (self.o[i] + self.e[i])).powf(self.theta[i % b]))
+                .map(|i| self.theta[i % b] * (self.e[i] / (self.o[i] + self.e[i])).ln())
                 .collect();
             let (y, z_cos, batch, sigma) = (&self.y, &self.z_cos, &self.batch, self.sigma);
             let rows: Vec<(Vec<f32>, f64, f64)> = block
                 .par_chunks(CHUNK)
                 .map(|part| {
                     let mut out = vec![0f32; part.len() * k];
-                    let mut dist = vec![0f64; k];
+                    let z: Vec<f64> = part
+                        .iter()
+                        .flat_map(|&cell| &z_cos[cell as usize * dims..(cell as usize + 1) * dims])
+                        .copied()
+                        .collect();
+                    let dist = distances(y, &z, dims);
+                    let mut logits = vec![0f64; k];
                     let mut sums = (0.0, 0.0);
                     for (i, &cell) in part.iter().enumerate() {
                         let cell = cell as usize;
-                        distances(y, &z_cos[cell * dims..(cell + 1) * dims], &mut dist);
                         let bs = &batch[cell * vars..(cell + 1) * vars];
                         let t = probabilities(
-                            &dist,
+                            &dist[i * k..(i + 1) * k],
                             sigma,
-                            |kk| bs.iter().map(|&bb| penalty[kk * b + bb as usize]).sum(),
+                            |kk| match bs {
+                                [only] => penalty[kk * b + *only as usize],
+                                _ => bs
+                                    .iter()
+                                    .map(|&bb| penalty[kk * b + bb as usize].exp())
+                                    .sum::<f64>()
+                                    .ln(),
+                            },
+                            &mut logits,
                             &mut out[i * k..(i + 1) * k],
                         );
                         sums.0 += t.0;
@@ -312,33 +318,40 @@ impl Clustering {
     }
 }
 
-/// d = 2 (1 - yₖ · z) for every centroid.
-fn distances(y: &[f64], z: &[f64], out: &mut [f64]) {
-    let dims = z.len();
-    for (kk, d) in out.iter_mut().enumerate() {
-        *d = 2.0 * (1.0 - dot(&y[kk * dims..(kk + 1) * dims], z));
-    }
+/// d = 2 (1 - yₖ · z) for every centroid and every row of `z` (rows x clusters).
+fn distances(y: &[f64], z: &[f64], dims: usize) -> Vec<f64> {
+    let mut out = vec![0f64; z.len() / dims * (y.len() / dims)];
+    super::times_transposed(z, y, dims, &mut out);
+    out.iter_mut().for_each(|d| *d = 2.0 * (1.0 - *d));
+    out
 }
 
-/// One cell's probabilities exp(-d / σ) x penalty(k), summing to 1, into `row`; returns the
-/// cell's Σ R d and Σ R ln R.
-fn probabilities(dist: &[f64], sigma: f64, penalty: impl Fn(usize) -> f64, row: &mut [f32]) -> (f64, f64) {
-    let top = dist.iter().fold(f64::INFINITY, |m, &d| m.min(d));
-    let raw: Vec<f64> = dist
-        .iter()
-        .enumerate()
-        .map(|(kk, &d)| (-(d - top) / sigma).exp() * penalty(kk))
-        .collect();
-    let total: f64 = raw.iter().sum();
-    let (mut error, mut entropy) = (0.0, 0.0);
-    for ((out, &v), &d) in row.iter_mut().zip(&raw).zip(dist) {
-        let p = v / total;
-        *out = p as f32;
-        let p = *out as f64;
-        error += p * d;
-        if p > 0.0 {
-            entropy += p * p.ln();
-        }
+/// One cell's probabilities exp(-d / σ + ln penalty(k)), summing to 1, into `row`; returns
+/// the cell's Σ R d and Σ R ln R. `logits` is scratch space of one value per cluster.
+fn probabilities(
+    dist: &[f64],
+    sigma: f64,
+    ln_penalty: impl Fn(usize) -> f64,
+    logits: &mut [f64],
+    row: &mut [f32],
+) -> (f64, f64) {
+    let mut top = f64::NEG_INFINITY;
+    for (kk, (l, &d)) in logits.iter_mut().zip(dist).enumerate() {
+        *l = -d / sigma + ln_penalty(kk);
+        top = top.max(*l);
     }
-    (error, entropy)
+    // With e = exp(l - top): p = e / Σe, Σ p d = Σ e d / Σe, Σ p ln p = Σ e (l - top) / Σe - ln Σe.
+    let (mut total, mut error, mut weighted) = (0.0, 0.0, 0.0);
+    for (l, &d) in logits.iter_mut().zip(dist) {
+        let shifted = *l - top;
+        let e = shifted.exp();
+        total += e;
+        error += e * d;
+        weighted += e * shifted;
+        *l = e;
+    }
+    row.iter_mut()
+        .zip(logits.iter())
+        .for_each(|(out, &e)| *out = (e / total) as f32);
+    (error / total, weighted / total - total.ln())
 }

@@ -96,6 +96,11 @@ impl Clustering {
                 gram.partial_piv_lu().solve(&rhs)
             })
             .collect();
+        // Per cluster and batch, the batch's term (a row of W) contiguous.
+        let terms: Vec<f64> = weights
+            .iter()
+            .flat_map(|w| (0..b).flat_map(move |bb| (0..dims).map(move |d| w[(bb + 1, d)])))
+            .collect();
         let (r, batch) = (&self.r, &self.batch);
         self.z_corr
             .par_chunks_mut(dims)
@@ -103,12 +108,11 @@ impl Clustering {
             .for_each(|(cell, out)| {
                 out.copy_from_slice(&data[cell * dims..(cell + 1) * dims]);
                 let bs = &batch[cell * vars..(cell + 1) * vars];
-                for (kk, w) in weights.iter().enumerate() {
+                for kk in 0..k {
                     let rk = r[cell * k + kk] as f64;
                     for &bb in bs {
-                        for (d, v) in out.iter_mut().enumerate() {
-                            *v -= rk * w[(bb as usize + 1, d)];
-                        }
+                        let term = &terms[(kk * b + bb as usize) * dims..(kk * b + bb as usize + 1) * dims];
+                        out.iter_mut().zip(term).for_each(|(v, &t)| *v -= rk * t);
                     }
                 }
             });

@@ -43,13 +43,24 @@ pub(super) fn kmeans(data: &[f64], dims: usize, k: usize, seed: u64) -> Vec<f64>
     }
     let mut assigned = vec![u32::MAX; n];
     for _ in 0..MAX_ROUNDS {
-        let closest: Vec<u32> = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                (0..k)
-                    .map(|c| (squared_distance(row(i), &centres[c * dims..(c + 1) * dims]), c))
-                    .fold((f64::INFINITY, 0), |best, x| if x.0 < best.0 { x } else { best })
-                    .1 as u32
+        // argmin over centres of |c|² - 2 x·c.
+        let norms: Vec<f64> = centres
+            .chunks(dims)
+            .map(|c| c.iter().map(|v| v * v).sum())
+            .collect();
+        let closest: Vec<u32> = data
+            .par_chunks(CHUNK * dims)
+            .flat_map_iter(|rows| {
+                let mut dots = vec![0f64; rows.len() / dims * k];
+                super::times_transposed(rows, &centres, dims, &mut dots);
+                dots.chunks(k)
+                    .map(|d| {
+                        (0..k)
+                            .map(|c| (norms[c] - 2.0 * d[c], c))
+                            .fold((f64::INFINITY, 0), |best, x| if x.0 < best.0 { x } else { best })
+                            .1 as u32
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
         if closest == assigned {

@@ -22,6 +22,23 @@ use cluster::Clustering;
 /// Cells per parallel task of every sum over cells.
 pub(crate) const CHUNK: usize = 2048;
 
+/// `out` (m x k) = `a` (m x d) times `b` (k x d) transposed, all row-major; on this thread.
+pub(crate) fn times_transposed(a: &[f64], b: &[f64], d: usize, out: &mut [f64]) {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, MatMut, MatRef, Par};
+    let (m, k) = (a.len() / d, b.len() / d);
+    let lhs = MatRef::from_row_major_slice(a, m, d);
+    let rhs = MatRef::from_row_major_slice(b, k, d).transpose();
+    matmul(
+        MatMut::from_row_major_slice_mut(out, m, k),
+        Accum::Replace,
+        lhs,
+        rhs,
+        1.0,
+        Par::Seq,
+    );
+}
+
 /// The ridge penalty of each batch in each cluster.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Lambda {
